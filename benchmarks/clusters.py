@@ -60,9 +60,9 @@ class Sizes:
 
 
 FULL = Sizes(job=20_000, pipeline=20_000, eval_ours=5_000, eval_original=300,
-             http=5_000, raw_req=10_000, raw_relay=20_000)
+             http=5_000, raw_req=10_000, raw_relay=200_000)
 QUICK = Sizes(job=2_000, pipeline=2_000, eval_ours=500, eval_original=60,
-              http=1_000, raw_req=2_000, raw_relay=20_000, warmup=100, http_warmup=50)
+              http=1_000, raw_req=2_000, raw_relay=50_000, warmup=100, http_warmup=50)
 
 
 class Cluster:
