@@ -63,6 +63,6 @@ class PushConnection(Outbound):
     def accepting(self) -> bool:
         return self.backlog.accepting()
 
-    def send(self, message: PalmMessage) -> None:
-        self.backlog.send([message.SerializeToString()])
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        self.backlog.send([raw if raw is not None else message.SerializeToString()])
         self.count()

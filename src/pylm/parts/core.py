@@ -54,6 +54,17 @@ DEFAULT_HWM = 1000
 Handler = Callable[[], None]
 
 
+def default_hook(function: Callable) -> Callable:
+    """Mark a hook's default implementation, so the router can skip calling it."""
+    function.__pylm_default__ = True  # type: ignore[attr-defined]
+    return function
+
+
+def is_default(hook: object) -> bool:
+    """True when ``hook`` (a bound method) is a default marked by :func:`default_hook`."""
+    return getattr(hook, "__pylm_default__", False)
+
+
 class Part:
     """What every part shares: a name, an address, a logger, the cache and a router."""
 
@@ -165,6 +176,7 @@ class Inbound(Part):
         self.block = block
         self.socket: zmq.Socket | None = None
 
+    @default_hook
     def scatter(self, message: PalmMessage) -> Iterator[PalmMessage]:
         """Turn one inbound message into zero, one or many (default: itself)."""
         yield message
@@ -191,11 +203,12 @@ class Inbound(Part):
             return
         self.forward(message)
 
-    def forward(self, message: PalmMessage) -> None:
+    def forward(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        """Route ``message`` on; ``raw`` is its serialized form, when the part has it."""
         assert self.router is not None
         if self.log:
             self.logger.debug("%s: %s", self.log, message.function)
-        reply = self.router.dispatch(self, message)
+        reply = self.router.dispatch(self, message, raw)
         if self.block:
             self.reply(reply)
         self.count()
@@ -216,8 +229,11 @@ class Outbound(Part):
         """False while the part cannot take more messages (the router then stops feeding it)."""
         return True
 
-    def send(self, message: PalmMessage) -> PalmMessage | None:
-        """Send one message; return an answer for a blocking inbound part, if there is one."""
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> PalmMessage | None:
+        """Send one message; return an answer for a blocking inbound part, if there is one.
+
+        ``raw``, when given, is ``message`` already serialized (a part may send it as is).
+        """
         raise NotImplementedError
 
     def pass_on(self, message: PalmMessage) -> None:
@@ -281,8 +297,12 @@ class Router:
                 )
 
     # -- routing (hot path) -----------------------------------------------------------
-    def dispatch(self, source: Inbound, message: PalmMessage) -> PalmMessage | None:
+    def dispatch(
+        self, source: Inbound, message: PalmMessage, raw: bytes | None = None
+    ) -> PalmMessage | None:
         target: Outbound = self.parts[source.route]  # type: ignore[assignment]
+        if is_default(source.scatter):
+            return target.send(message, raw)
         reply = None
         for out in source.scatter(message):
             reply = target.send(out)
