@@ -161,6 +161,9 @@ class PushService(Outbound):
     def accepting(self) -> bool:
         return self.backlog.accepting()
 
+    def pending(self) -> bool:
+        return len(self.backlog) > 0
+
     def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         self.backlog.send([raw if raw is not None else message.SerializeToString()])
         self.count()
@@ -221,6 +224,9 @@ class PubService(Outbound):
 
     def accepting(self) -> bool:
         return self.backlog.accepting()
+
+    def pending(self) -> bool:
+        return bool(self.subscriptions.held_count or len(self.backlog) or self._batches)
 
     def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         self.publish_message(message, gather=not message.error)
