@@ -24,9 +24,16 @@ from pylm.discovery import CacheConnection
 from pylm.errors import RemoteError
 from pylm.log import component_logger
 from pylm.message import PalmMessage
+from pylm.parts import wire
 from pylm.parts.core import DEFAULT_HWM, zmq_context
 
 __all__ = ["Client"]
+
+#: A batch pushed to the server holds at most this many messages or bytes.
+BATCH_MESSAGES = 64
+BATCH_BYTES = 256 * 1024
+#: Batches the client's push socket may queue (ZeroMQ high-water mark).
+PUSH_HWM = 16
 
 Function = str | list[str] | tuple[str, ...]
 
@@ -97,7 +104,7 @@ class Client:
         self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
         self._sub.connect(self.sub_address)
         self._push = zmq_context.socket(zmq.PUSH)
-        self._push.setsockopt(zmq.SNDHWM, DEFAULT_HWM)
+        self._push.setsockopt(zmq.SNDHWM, PUSH_HWM)
         self._push.setsockopt(zmq.LINGER, 5000)
         self._push.connect(self.push_address)
 
@@ -128,6 +135,7 @@ class Client:
         message.client = self.uuid
         message.payload = bytes(payload)
         message.tag = tag
+        message.batched = True
         if cache:
             message.cache = cache
         return message.SerializeToString()
@@ -141,7 +149,14 @@ class Client:
                 frames = sub.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            for data in frames[1:]:
+            items = frames[1:]
+            if frames[-1][:2] == wire.BATCH:
+                try:
+                    items = wire.unpack(frames[-1], 2)
+                except wire.WireError as exc:
+                    self.logger.error("Dropped a batch of results: %s", exc)
+                    continue
+            for data in items:
                 message = PalmMessage()
                 try:
                     message.ParseFromString(data)
@@ -210,23 +225,31 @@ class Client:
         last = time.monotonic()
         while expected is None or received < expected:
             # Send what the server takes without blocking, then read what came back.
-            while sending:
+            while sending or frame is not None:
                 if frame is None:
-                    try:
-                        payload = next(payloads)
-                    except StopIteration:
-                        sending = False
-                        poller.unregister(push)
+                    batch: list[bytes] = []
+                    size = 0
+                    while len(batch) < BATCH_MESSAGES and size < BATCH_BYTES:
+                        try:
+                            payload = next(payloads)
+                        except StopIteration:
+                            sending = False
+                            break
+                        batch.append(self._message(text, payload, cache, (call << 32) | sent))
+                        size += len(batch[-1])
+                        sent += 1
+                    if not batch:
                         break
-                    frame = self._message(text, payload, cache, (call << 32) | sent)
+                    frame = batch[0] if len(batch) == 1 else wire.BATCH + wire.pack(batch)
                 try:
                     push.send(frame, zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 frame = None
-                sent += 1
-                if sent % 256 == 0 and sub.poll(0):
+                if sub.poll(0):
                     break
+            if not sending and frame is None and push in poller:
+                poller.unregister(push)
             if not sending and expected is None:
                 expected = sent
                 if received >= expected:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator, MutableMapping
 
 from pylm.message import PalmMessage
+from pylm.parts.core import default_hook
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import (
     CacheService,
@@ -30,14 +31,17 @@ class BaseMaster:
         message.payload = new_payload
         return message
 
+    @default_hook
     def scatter(self, message: PalmMessage) -> Iterator[PalmMessage]:
         """Run for each inbound message; yield the messages to send to the workers."""
         yield message
 
+    @default_hook
     def gather(self, message: PalmMessage) -> Iterator[PalmMessage]:
         """Run for each result from a worker; yield the messages to publish."""
         yield message
 
+    @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
         """Choose the topic of an outgoing message: its client, or down the pipeline."""
         if self.pipelined:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from pylm.components.execution import execute, user_functions
 from pylm.message import PalmMessage
-from pylm.parts.core import Outbound
+from pylm.parts.core import Outbound, default_hook
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import CacheService, PubService, PullService
 
@@ -22,7 +22,7 @@ class Execution(Outbound):
         super().__init__(name, listen_address, **kw)  # type: ignore[arg-type]
         self.run = run
 
-    def send(self, message: PalmMessage) -> None:
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         for result, _failed in self.run(message):  # type: ignore[attr-defined]
             if result is not None:
                 self.pass_on(result)
@@ -68,6 +68,7 @@ class Server(ServerTemplate):
     def _run(self, message: PalmMessage):  # noqa: ANN202 - a generator of Outcome
         return execute(self._functions, self.name, message, self.logger)
 
+    @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
         """Choose the topic of an outgoing message: its client, or down the pipeline."""
         if self.pipelined:

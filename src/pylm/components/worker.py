@@ -121,7 +121,7 @@ class Worker:
         try:
             beat.start()
             self._serve(jobs_socket, results)
-            results.send_multipart([wire.BYE, self.name.encode()])
+            results.send(wire.with_id(wire.BYE, self.name.encode()))
         finally:
             beating.set()
             beat.join(timeout=5)
@@ -136,11 +136,11 @@ class Worker:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 10)
         sock.connect(self.push_address)
-        frames = [wire.HEARTBEAT, self.name.encode()]
+        frame = wire.with_id(wire.HEARTBEAT, self.name.encode())
         try:
             while not stop.wait(self.heartbeat / 2):
                 try:
-                    sock.send_multipart(frames, zmq.NOBLOCK)
+                    sock.send(frame, zmq.NOBLOCK)
                 except zmq.Again:
                     pass
         finally:
@@ -152,12 +152,12 @@ class Worker:
         poller.register(self._stop.fileno(), zmq.POLLIN)
         ident = self.name.encode()
         queue: deque[tuple[int, bytes]] = deque()
-        out: list[bytes] = [wire.RESULTS, ident]
+        out: list[bytes] = []
         oldest = 0.0
-        jobs_socket.send_multipart([wire.HELLO, str(self.prefetch).encode()])
+        jobs_socket.send(wire.HELLO + str(self.prefetch).encode())
         while not self._stop.is_set:
             timeout = 0 if queue else None
-            if len(out) > 2:
+            if out:
                 timeout = 0 if queue else max(0, int((oldest + FLUSH_DELAY - time.monotonic()) * 1000))
             for target, _ in poller.poll(timeout):
                 if target is jobs_socket:
@@ -168,20 +168,19 @@ class Worker:
                 break
             if queue:
                 seq, data = queue.popleft()
-                if len(out) == 2:
+                if not out:
                     oldest = time.monotonic()
                 self._run(seq, data, out)
                 self.handled += 1
                 if self.handled >= self.messages:
                     self._stop.set()
-            if len(out) > 2 and (
-                not queue or len(out) >= 2 + 2 * FLUSH_COUNT
-                or time.monotonic() - oldest >= FLUSH_DELAY
+            if out and (
+                not queue or len(out) >= FLUSH_COUNT or time.monotonic() - oldest >= FLUSH_DELAY
             ):
-                results.send_multipart(out)
-                out = [wire.RESULTS, ident]
-        if len(out) > 2:
-            results.send_multipart(out)
+                results.send(wire.with_id(wire.RESULTS, ident, wire.pack(out)))
+                out = []
+        if out:
+            results.send(wire.with_id(wire.RESULTS, ident, wire.pack(out)))
 
     def _take(self, jobs_socket: zmq.Socket, queue: deque[tuple[int, bytes]]) -> None:
         while True:
@@ -189,25 +188,33 @@ class Worker:
                 frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            head = frames[0]
-            if head == wire.JOBS and len(frames) % 2 == 1:
-                for i in range(1, len(frames), 2):
-                    queue.append((wire.parse_job_header(frames[i]), frames[i + 1]))
+            frame = frames[-1]
+            head = frame[:2]
+            if head == wire.JOBS:
+                try:
+                    items = wire.unpack(frame, 2)
+                except wire.WireError as exc:
+                    self.logger.error("Dropped a batch from the master: %s", exc)
+                    continue
+                size = wire.JOB_HEADER.size
+                for item in items:
+                    queue.append((wire.JOB_HEADER.unpack_from(item)[0], item[size:]))
             elif head == wire.RESYNC:
                 # The master gave us up and requeued what we held: start afresh.
                 queue.clear()
                 self.logger.warning("The master lost track of this worker; joining again")
-                jobs_socket.send_multipart([wire.HELLO, str(self.prefetch).encode()])
+                jobs_socket.send(wire.HELLO + str(self.prefetch).encode())
             else:
                 self.logger.error("Dropped an unexpected frame from the master")
 
     def _run(self, seq: int, data: bytes, out: list[bytes]) -> None:
+        header = wire.RESULT_HEADER.pack
         message = PalmMessage()
         try:
             message.ParseFromString(data)
         except Exception:
             self.logger.error("Dropped a message that could not be decoded")
-            out += [wire.result_header(seq, wire.DONE, 0), b""]
+            out.append(header(seq, wire.DONE, 0))
             return
         index = 0
         last: PalmMessage | None = None
@@ -215,13 +222,13 @@ class Worker:
             if result is None:
                 continue
             if last is not None:
-                out += [wire.result_header(seq, wire.PARTIAL, index), last.SerializeToString()]
+                out.append(header(seq, wire.PARTIAL, index) + last.SerializeToString())
                 index += 1
             last = result
         if last is None:
-            out += [wire.result_header(seq, wire.DONE, index), b""]
+            out.append(header(seq, wire.DONE, index))
         else:
-            out += [wire.result_header(seq, wire.FINAL, index), last.SerializeToString()]
+            out.append(header(seq, wire.FINAL, index) + last.SerializeToString())
 
 
 class MuxWorker(Worker):

@@ -48,10 +48,23 @@ MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 HARD_MESSAGE_SIZE = 4 * MAX_MESSAGE_SIZE
 #: How many messages a part takes from its socket before giving the others a turn.
 DRAIN_BATCH = 512
+#: Seconds a stopping component waits to deliver what it still holds.
+LINGER = 2.0
 #: Default high-water mark (messages) of the sockets facing the outside.
 DEFAULT_HWM = 1000
 
 Handler = Callable[[], None]
+
+
+def default_hook(function: Callable) -> Callable:
+    """Mark a hook's default implementation, so the router can skip calling it."""
+    function.__pylm_default__ = True  # type: ignore[attr-defined]
+    return function
+
+
+def is_default(hook: object) -> bool:
+    """True when ``hook`` (a bound method) is a default marked by :func:`default_hook`."""
+    return getattr(hook, "__pylm_default__", False)
 
 
 class Part:
@@ -95,6 +108,10 @@ class Part:
     def pollables(self) -> Iterable[tuple[zmq.Socket | int, Handler]]:
         """Sockets (or file descriptors) the router must always watch, with their handlers."""
         return ()
+
+    def pending(self) -> bool:
+        """True while the part still has messages to deliver (the router lingers for them)."""
+        return False
 
     def close(self) -> None:
         for sock in self._sockets:
@@ -165,6 +182,7 @@ class Inbound(Part):
         self.block = block
         self.socket: zmq.Socket | None = None
 
+    @default_hook
     def scatter(self, message: PalmMessage) -> Iterator[PalmMessage]:
         """Turn one inbound message into zero, one or many (default: itself)."""
         yield message
@@ -191,11 +209,12 @@ class Inbound(Part):
             return
         self.forward(message)
 
-    def forward(self, message: PalmMessage) -> None:
+    def forward(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        """Route ``message`` on; ``raw`` is its serialized form, when the part has it."""
         assert self.router is not None
         if self.log:
             self.logger.debug("%s: %s", self.log, message.function)
-        reply = self.router.dispatch(self, message)
+        reply = self.router.dispatch(self, message, raw)
         if self.block:
             self.reply(reply)
         self.count()
@@ -216,8 +235,11 @@ class Outbound(Part):
         """False while the part cannot take more messages (the router then stops feeding it)."""
         return True
 
-    def send(self, message: PalmMessage) -> PalmMessage | None:
-        """Send one message; return an answer for a blocking inbound part, if there is one."""
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> PalmMessage | None:
+        """Send one message; return an answer for a blocking inbound part, if there is one.
+
+        ``raw``, when given, is ``message`` already serialized (a part may send it as is).
+        """
         raise NotImplementedError
 
     def pass_on(self, message: PalmMessage) -> None:
@@ -281,8 +303,12 @@ class Router:
                 )
 
     # -- routing (hot path) -----------------------------------------------------------
-    def dispatch(self, source: Inbound, message: PalmMessage) -> PalmMessage | None:
+    def dispatch(
+        self, source: Inbound, message: PalmMessage, raw: bytes | None = None
+    ) -> PalmMessage | None:
         target: Outbound = self.parts[source.route]  # type: ignore[assignment]
+        if is_default(source.scatter):
+            return target.send(message, raw)
         reply = None
         for out in source.scatter(message):
             reply = target.send(out)
@@ -346,6 +372,7 @@ class Router:
                     self.logger.info("Outbound %s connects to %s", part.name, part.route or "exterior")
                 self.logger.info("%s successfully started", part.name)
             self._loop()
+            self._linger()
         finally:
             for part in self.parts.values():
                 part.close()
@@ -370,11 +397,31 @@ class Router:
                 handlers[target]()
                 if self.stopping:
                     return
-            while self._soon:
-                callbacks = list(self._soon)
-                self._soon.clear()
-                for callback in callbacks:
-                    callback()
+            self._run_soon()
+
+    def _linger(self, timeout: float = LINGER) -> None:
+        """After a stop: deliver what parts still hold (no new input is read), briefly."""
+        self._run_soon()
+        for part in self._inbound_flags:
+            self._poller.modify(part.socket, 0)
+        deadline = time.monotonic() + timeout
+        while any(part.pending() for part in self.parts.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.logger.warning("Stopped with messages still undelivered")
+                return
+            self._run_timers()
+            for target, _event in self._poller.poll(min(50, int(left * 1000) + 1)):
+                if target in self._handlers and not isinstance(target, int):
+                    self._handlers[target]()
+            self._run_soon()
+
+    def _run_soon(self) -> None:
+        while self._soon:
+            callbacks = list(self._soon)
+            self._soon.clear()
+            for callback in callbacks:
+                callback()
 
     def _update_backpressure(self) -> None:
         for part, flags in self._inbound_flags.items():

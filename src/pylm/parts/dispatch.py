@@ -29,6 +29,8 @@ __all__ = ["Job", "WorkerState", "WorkerPool"]
 class Job:
     seq: int
     data: bytes
+    client: str = ""
+    batched: bool = False
     deaths: int = 0
     worker: bytes | None = None
     published: int = 0
@@ -70,8 +72,8 @@ class WorkerPool:
     def accepting(self) -> bool:
         return len(self.pending) < self.max_pending
 
-    def submit(self, data: bytes) -> Job:
-        job = Job(self._next_seq, data)
+    def submit(self, data: bytes, client: str = "", batched: bool = False) -> Job:
+        job = Job(self._next_seq, data, client, batched)
         self._next_seq += 1
         self.jobs[job.seq] = job
         self.pending.append(job)

@@ -16,10 +16,13 @@ from pylm.cache import CacheRequestError, answer
 from pylm.errors import MessageError, RoutingError
 from pylm.message import PalmMessage, current_step, decode, describe, error_reply
 from pylm.parts import wire
-from pylm.parts.core import Bypass, Handler, Inbound, Outbound, Part
+from pylm.parts.core import Bypass, Handler, Inbound, Outbound, Part, default_hook, is_default
 from pylm.parts.dispatch import WorkerPool
 from pylm.parts.sending import Backlog
 from pylm.parts.subscriptions import Subscriptions
+
+#: Most results published to one client in one frame.
+BATCH_SIZE = 256
 
 __all__ = [
     "PullService",
@@ -31,6 +34,13 @@ __all__ = [
     "CacheService",
     "report_error",
 ]
+
+
+def batch_frames(topic: bytes, batch: list[bytes]) -> list[bytes]:
+    """The frames that publish ``batch`` to a client that reads batches."""
+    if len(batch) == 1:
+        return [topic, batch[0]]
+    return [topic, wire.BATCH + wire.pack(batch)]
 
 
 def own_name(part: Part) -> str:
@@ -58,7 +68,18 @@ class _Checked(Inbound):
         self.server = server
 
     def receive(self, frames: list[bytes]) -> None:
-        data = frames[-1]
+        if frames[-1][:2] == wire.BATCH:
+            try:
+                items = wire.unpack(frames[-1], 2)
+            except wire.WireError as exc:
+                self.logger.error("%s: dropped a batch: %s", self.name, exc)
+                return
+            for item in items:
+                self.receive_one(item, frames)
+            return
+        self.receive_one(frames[-1], frames)
+
+    def receive_one(self, data: bytes, frames: list[bytes]) -> None:
         if len(data) > self.max_message_size:
             self._too_large(data)
             return
@@ -77,7 +98,7 @@ class _Checked(Inbound):
                 report_error(self, message, f"{server!r} was called, but this is {self.server!r}")
                 self.reject(frames)
                 return
-        self.forward(message)
+        self.forward(message, data)
 
     def _too_large(self, data: bytes) -> None:
         reason = f"message of {len(data)} bytes is over the limit of {self.max_message_size}"
@@ -93,6 +114,10 @@ class PullService(_Checked):
     """Binds a PULL socket; each message goes to ``route``."""
 
     describes = "pull_address"
+
+    def __init__(self, name: str, listen_address: str, *, hwm: int = 100, **kw: object):
+        # A client's batch holds up to 256 KiB: a short queue keeps memory bounded.
+        super().__init__(name, listen_address, hwm=hwm, **kw)  # type: ignore[arg-type]
 
     def open(self, context: zmq.Context) -> None:
         self.server = self.server or own_name(self)
@@ -136,8 +161,11 @@ class PushService(Outbound):
     def accepting(self) -> bool:
         return self.backlog.accepting()
 
-    def send(self, message: PalmMessage) -> None:
-        self.backlog.send([message.SerializeToString()])
+    def pending(self) -> bool:
+        return len(self.backlog) > 0
+
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        self.backlog.send([raw if raw is not None else message.SerializeToString()])
         self.count()
 
 
@@ -167,10 +195,13 @@ class PubService(Outbound):
         self.server = server
         self.subscriptions = Subscriptions(hold=hold)
         self.socket: zmq.Socket | None = None
+        self._batches: dict[bytes, list[bytes]] = {}
 
+    @default_hook
     def gather(self, message: PalmMessage) -> Iterator[PalmMessage]:
         yield message
 
+    @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
         if self.pipelined:
             message.stage += 1
@@ -194,18 +225,59 @@ class PubService(Outbound):
     def accepting(self) -> bool:
         return self.backlog.accepting()
 
-    def send(self, message: PalmMessage) -> None:
+    def pending(self) -> bool:
+        return bool(self.subscriptions.held_count or len(self.backlog) or self._batches)
+
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         self.publish_message(message, gather=not message.error)
         self.count()
 
+    @property
+    def plain(self) -> bool:
+        """True when every message goes to its client unchanged (default hooks, no pipeline)."""
+        return is_default(self.gather) and is_default(self.handle_stream) and not self.pipelined
+
+    def publish_result(self, client: str, batched: bool, data: bytes) -> None:
+        """Publish an already serialized result to its client (the fast path of :attr:`plain`)."""
+        if batched:
+            self._add_to_batch(client.encode(), data)
+        else:
+            self.publish(client.encode(), data)
+        self.count()
+
     def publish_message(self, message: PalmMessage, gather: bool = True) -> None:
-        outgoing = self.gather(message) if gather else (message,)
+        if not gather or is_default(self.gather):
+            outgoing: Iterable[PalmMessage] = (message,)
+        else:
+            outgoing = self.gather(message)
         for out in outgoing:
             topic, out = self.handle_stream(out)
-            self.publish(topic.encode(), out.SerializeToString())
+            if out.batched and topic == out.client:
+                self._add_to_batch(topic.encode(), out.SerializeToString())
+            else:
+                self.publish(topic.encode(), out.SerializeToString())
+
+    def _add_to_batch(self, topic: bytes, data: bytes) -> None:
+        batch = self._batches.get(topic)
+        if batch is None:
+            batch = self._batches[topic] = []
+            if len(self._batches) == 1:
+                self.router.soon(self._flush_batches)  # type: ignore[union-attr]
+        batch.append(data)
+        if len(batch) >= BATCH_SIZE:
+            del self._batches[topic]
+            self._publish_frames(batch_frames(topic, batch))
+
+    def _flush_batches(self) -> None:
+        batches, self._batches = self._batches, {}
+        for topic, batch in batches.items():
+            self._publish_frames(batch_frames(topic, batch))
 
     def publish(self, topic: bytes, data: bytes) -> None:
-        frames = [topic, data]
+        self._publish_frames([topic, data])
+
+    def _publish_frames(self, frames: list[bytes]) -> None:
+        topic = frames[0]
         if self.subscriptions.matches(topic):
             self.backlog.send(frames)
             return
@@ -279,8 +351,9 @@ class WorkerPushService(Outbound):
     def accepting(self) -> bool:
         return self.pool.accepting()
 
-    def send(self, message: PalmMessage) -> None:
-        self.pool.submit(message.SerializeToString())
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        data = raw if raw is not None else message.SerializeToString()
+        self.pool.submit(data, message.client, message.batched)
         self.schedule()
         self.count()
 
@@ -292,13 +365,11 @@ class WorkerPushService(Outbound):
     def dispatch(self) -> None:
         self._scheduled = False
         assert self.socket is not None
+        header = wire.JOB_HEADER.pack
         for ident, jobs in self.pool.assign():
-            frames = [ident, wire.JOBS]
-            for job in jobs:
-                frames.append(wire.job_header(job.seq))
-                frames.append(job.data)
+            packed = wire.pack([header(job.seq) + job.data for job in jobs])
             try:
-                self.socket.send_multipart(frames, zmq.NOBLOCK)
+                self.socket.send_multipart([ident, wire.JOBS + packed], zmq.NOBLOCK)
             except zmq.ZMQError as exc:
                 self.logger.warning("%s: worker %r is gone (%s)", self.name, ident, exc)
                 self.pool.bye(ident)
@@ -316,9 +387,9 @@ class WorkerPushService(Outbound):
                 frames = self.socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if len(frames) == 3 and frames[1] == wire.HELLO:
+            if len(frames) == 2 and frames[1][:2] == wire.HELLO:
                 try:
-                    credit = int(frames[2])
+                    credit = int(frames[1][2:])
                 except ValueError:
                     self.logger.error("%s: bad HELLO from %r", self.name, frames[0])
                     continue
@@ -353,16 +424,19 @@ class WorkerPullService(Inbound):
             self.router.call_every(self.pusher.heartbeat / 2, self._check_workers)
 
     def receive(self, frames: list[bytes]) -> None:
-        head = frames[0]
-        if not head.startswith(b"\x00"):
+        frame = frames[-1]
+        if not frame.startswith(b"\x00"):
             super().receive(frames)
             return
-        if len(frames) < 2:
-            self.logger.error("%s: dropped a control frame without a worker id", self.name)
+        head = frame[:2]
+        try:
+            ident, body = wire.split_id(frame)
+        except wire.WireError as exc:
+            self.logger.error("%s: dropped a control frame: %s", self.name, exc)
             return
-        pusher, ident = self.pusher, frames[1]
+        pusher = self.pusher
         if head == wire.RESULTS:
-            self._results(ident, frames)
+            self._results(ident, frame, body)
         elif head == wire.HEARTBEAT:
             if pusher is not None and not pusher.pool.seen(ident):
                 pusher.resync(ident)
@@ -374,26 +448,40 @@ class WorkerPullService(Inbound):
         else:
             self.logger.error("%s: dropped an unknown control frame %r", self.name, head[:16])
 
-    def _results(self, ident: bytes, frames: list[bytes]) -> None:
+    def _results(self, ident: bytes, frame: bytes, body: int) -> None:
         pusher = self.pusher
-        if len(frames) % 2:
-            self.logger.error("%s: dropped a malformed result batch from %r", self.name, ident)
+        try:
+            items = wire.unpack(frame, body)
+        except wire.WireError as exc:
+            self.logger.error("%s: dropped a result batch from %r: %s", self.name, ident, exc)
             return
-        for i in range(2, len(frames), 2):
-            try:
-                seq, kind, index = wire.parse_result_header(frames[i])
-            except Exception:
+        header = wire.RESULT_HEADER
+        size = header.size
+        target = self.router.parts[self.route] if self.router is not None else None
+        fast = (
+            pusher is not None and isinstance(target, PubService) and target.plain
+            and is_default(self.scatter)
+        )
+        for item in items:
+            if len(item) < size:
                 self.logger.error("%s: dropped a result with a bad header", self.name)
                 continue
+            seq, kind, index = header.unpack_from(item)
+            job = None
             if pusher is not None:
                 if kind == wire.DONE:
                     pusher.pool.finished(ident, seq)
                     continue
-                if pusher.pool.result(ident, seq, index, kind == wire.FINAL) is None:
+                job = pusher.pool.result(ident, seq, index, kind == wire.FINAL)
+                if job is None:
                     continue
             elif kind == wire.DONE:
                 continue
-            message = self.decode(frames[i + 1])
+            if fast and job is not None and job.client:
+                target.publish_result(job.client, job.batched, item[size:])  # type: ignore[union-attr]
+                self.count()
+                continue
+            message = self.decode(item[size:])
             if message is not None:
                 self.forward(message)
         if pusher is not None:
