@@ -124,7 +124,8 @@ def procs(tmp_path: Path) -> Iterator[Procs]:
 
 def legacy_python() -> str:
     """The interpreter of the virtualenv holding the original pylm 0.14.4 (scripts/legacy-venv)."""
-    path = os.environ.get("PYLM_LEGACY_PYTHON") or str(ROOT / ".bench" / "legacy" / "bin" / "python")
+    default = ROOT / ".bench" / "legacy" / "bin" / "python"
+    path = os.environ.get("PYLM_LEGACY_PYTHON") or str(default)
     if not Path(path).exists():
         pytest.fail(f"the original pylm is not installed at {path}: run scripts/legacy-venv")
     return path

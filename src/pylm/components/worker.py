@@ -10,6 +10,7 @@ hands what it still held to other workers) and exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -139,10 +140,8 @@ class Worker:
         frame = wire.with_id(wire.HEARTBEAT, self.name.encode())
         try:
             while not stop.wait(self.heartbeat / 2):
-                try:
+                with contextlib.suppress(zmq.Again):
                     sock.send(frame, zmq.NOBLOCK)
-                except zmq.Again:
-                    pass
         finally:
             sock.close()
 
@@ -157,8 +156,8 @@ class Worker:
         jobs_socket.send(wire.HELLO + str(self.prefetch).encode())
         while not self._stop.is_set:
             timeout = 0 if queue else None
-            if out:
-                timeout = 0 if queue else max(0, int((oldest + FLUSH_DELAY - time.monotonic()) * 1000))
+            if out and not queue:
+                timeout = max(0, int((oldest + FLUSH_DELAY - time.monotonic()) * 1000))
             for target, _ in poller.poll(timeout):
                 if target is jobs_socket:
                     self._take(jobs_socket, queue)

@@ -369,7 +369,8 @@ class Router:
                     self._inbound_flags[part] = zmq.POLLIN
                     self.logger.info("Inbound %s connects to %s", part.name, part.route)
                 elif isinstance(part, Outbound):
-                    self.logger.info("Outbound %s connects to %s", part.name, part.route or "exterior")
+                    where = part.route or "exterior"
+                    self.logger.info("Outbound %s connects to %s", part.name, where)
                 self.logger.info("%s successfully started", part.name)
             self._loop()
             self._linger()

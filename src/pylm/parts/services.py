@@ -394,7 +394,8 @@ class WorkerPushService(Outbound):
                     self.logger.error("%s: bad HELLO from %r", self.name, frames[0])
                     continue
                 self.pool.hello(frames[0], credit)
-                self.logger.info("%s: worker %s ready", self.name, frames[0].decode(errors="replace"))
+                ident = frames[0].decode(errors="replace")
+                self.logger.info("%s: worker %s ready", self.name, ident)
                 self.schedule()
             else:
                 self.logger.error("%s: dropped an unexpected frame from %r", self.name, frames[0])
