@@ -38,6 +38,13 @@ PUSH_HWM = 16
 Function = str | list[str] | tuple[str, ...]
 
 
+def _wait_ms(deadline: float | None) -> int | None:
+    """Milliseconds left until ``deadline`` (None: wait forever; at least 0)."""
+    if deadline is None:
+        return None
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
 def _function_text(function: Function) -> str:
     if isinstance(function, str):
         return function
@@ -187,12 +194,38 @@ class Client:
         Raises :class:`~pylm.errors.RemoteError` when the server reports a failure and
         ``TimeoutError`` when no result comes within ``timeout`` seconds.
         """
-        results = list(self.job(function, (payload,), messages=messages, cache=cache,
-                                timeout=timeout))
-        for result in results:
-            if isinstance(result, RemoteError):
-                raise result
-        return results[0] if messages == 1 else results  # type: ignore[return-value]
+        if self._push is None or self._sub is None:
+            raise RuntimeError("the client is closed")
+        call = next(self._calls)
+        frame = self._message(_function_text(function), payload, cache, call << 32)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._send(frame, deadline)
+        results: list[bytes] = []
+        while len(results) < messages:
+            for message in self._results(call):
+                outcome = self._outcome(message)
+                if isinstance(outcome, RemoteError):
+                    raise outcome
+                results.append(outcome)
+            if len(results) >= messages:
+                break
+            if not self._sub.poll(_wait_ms(deadline)):
+                raise TimeoutError(
+                    f"no result from {self.server_name} within {timeout} s "
+                    f"({len(results)} of {messages} received)"
+                )
+        return results[0] if messages == 1 else results
+
+    def _send(self, frame: bytes, deadline: float | None) -> None:
+        push = self._push
+        assert push is not None
+        while True:
+            try:
+                push.send(frame, zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                if not push.poll(_wait_ms(deadline), zmq.POLLOUT):
+                    raise TimeoutError(f"{self.server_name} does not take messages") from None
 
     def job(
         self,
