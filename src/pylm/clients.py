@@ -80,6 +80,7 @@ class Client:
         self.push_address = push_address
         self.sub_address = sub_address
         self._calls = itertools.count(1)
+        self._ident = self.uuid.encode()
         self._push: zmq.Socket | None = None
         self._sub: zmq.Socket | None = None
         try:
@@ -273,7 +274,8 @@ class Client:
                         sent += 1
                     if not batch:
                         break
-                    frame = batch[0] if len(batch) == 1 else wire.BATCH + wire.pack(batch)
+                    frame = batch[0] if len(batch) == 1 else wire.with_id(
+                        wire.CLIENT_BATCH, self._ident, wire.pack(batch))
                 try:
                     push.send(frame, zmq.NOBLOCK)
                 except zmq.Again:

@@ -68,6 +68,7 @@ class Worker:
         self.logger.info("Got worker push address: %s", self.push_address)
         self.pull_address = pull_address or self._discover("worker_push_address")
         self.logger.info("Got worker pull address: %s", self.pull_address)
+        self.master = self._discover("name", required=False)
         interval = self._discover("heartbeat_interval", required=False)
         if interval:
             self.heartbeat = float(interval)
@@ -217,7 +218,8 @@ class Worker:
             return
         index = 0
         last: PalmMessage | None = None
-        for result, _failed in execute(self._functions, "", message, self.logger, many=self.many):
+        results = execute(self._functions, self.master, message, self.logger, many=self.many)
+        for result, _failed in results:
             if result is None:
                 continue
             if last is not None:

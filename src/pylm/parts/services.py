@@ -68,7 +68,11 @@ class _Checked(Inbound):
         self.server = server
 
     def receive(self, frames: list[bytes]) -> None:
-        if frames[-1][:2] == wire.BATCH:
+        head = frames[-1][:2]
+        if head == wire.CLIENT_BATCH:
+            self._client_batch(frames)
+            return
+        if head == wire.BATCH:
             try:
                 items = wire.unpack(frames[-1], 2)
             except wire.WireError as exc:
@@ -99,6 +103,29 @@ class _Checked(Inbound):
                 self.reject(frames)
                 return
         self.forward(message, data)
+
+    def _client_batch(self, frames: list[bytes]) -> None:
+        """A batch from one client. When the messages go straight to workers, they are queued
+        as they are (the workers check them); otherwise each one is decoded and checked."""
+        try:
+            ident, offset = wire.split_id(frames[-1])
+            items = wire.unpack(frames[-1], offset)
+        except wire.WireError as exc:
+            self.logger.error("%s: dropped a batch: %s", self.name, exc)
+            return
+        assert self.router is not None
+        target = self.router.parts[self.route]
+        if not (isinstance(target, WorkerPushService) and is_default(self.scatter)):
+            for item in items:
+                self.receive_one(item, frames)
+            return
+        client = ident.decode(errors="replace")
+        for item in items:
+            if len(item) > self.max_message_size:
+                self._too_large(item)
+                continue
+            target.submit(item, client, batched=True)
+            self.count()
 
     def _too_large(self, data: bytes) -> None:
         reason = f"message of {len(data)} bytes is over the limit of {self.max_message_size}"
@@ -353,7 +380,11 @@ class WorkerPushService(Outbound):
 
     def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         data = raw if raw is not None else message.SerializeToString()
-        self.pool.submit(data, message.client, message.batched)
+        self.submit(data, message.client, message.batched)
+
+    def submit(self, data: bytes, client: str, batched: bool = False) -> None:
+        """Queue a serialized message for the workers (results go to ``client``)."""
+        self.pool.submit(data, client, batched)
         self.schedule()
         self.count()
 
