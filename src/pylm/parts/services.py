@@ -16,7 +16,16 @@ from pylm.cache import CacheRequestError, answer
 from pylm.errors import MessageError, RoutingError
 from pylm.message import PalmMessage, current_step, decode, describe, error_reply
 from pylm.parts import wire
-from pylm.parts.core import Bypass, Handler, Inbound, Outbound, Part, default_hook, is_default
+from pylm.parts.core import (
+    Bypass,
+    Handler,
+    Inbound,
+    Outbound,
+    Part,
+    default_hook,
+    has_input,
+    is_default,
+)
 from pylm.parts.dispatch import WorkerPool
 from pylm.parts.sending import Backlog
 from pylm.parts.subscriptions import Subscriptions
@@ -317,11 +326,8 @@ class PubService(Outbound):
 
     def _on_subscription(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                frame = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            frame = self.socket.recv(zmq.NOBLOCK)
             for frames in self.subscriptions.update(frame):
                 self.backlog.send(frames)
 
@@ -413,11 +419,8 @@ class WorkerPushService(Outbound):
 
     def _on_worker(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            frames = self.socket.recv_multipart(zmq.NOBLOCK)
             if len(frames) == 2 and frames[1][:2] == wire.HELLO:
                 try:
                     credit = int(frames[1][2:])
@@ -560,11 +563,8 @@ class CacheService(Bypass):
 
     def _on_request(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                data = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            data = self.socket.recv(zmq.NOBLOCK)
             name = self.server or own_name(self)
             try:
                 reply = answer(self.cache, data, name)
