@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -111,6 +113,26 @@ class Procs:
     def stop_all(self) -> None:
         for proc in reversed(self.started):
             proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Fail a test that leaves a ZeroMQ socket open or a child process running."""
+    context = zmq.Context.instance()
+    before = {id(s) for s in context._sockets if not s.closed}
+    yield
+    leaked = [s for s in context._sockets if not s.closed and id(s) not in before]
+    for sock in leaked:
+        sock.close(linger=0)
+    deadline = time.monotonic() + 5
+    children = psutil.Process().children(recursive=True)
+    while children and time.monotonic() < deadline:
+        time.sleep(0.05)
+        children = [c for c in children if c.is_running() and c.status() != "zombie"]
+    for child in children:
+        child.kill()
+    assert not leaked, f"{len(leaked)} ZeroMQ socket(s) left open"
+    assert not children, f"child processes left running: {[c.pid for c in children]}"
 
 
 @pytest.fixture

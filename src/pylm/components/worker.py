@@ -26,7 +26,7 @@ from pylm.lifecycle import StopSignal
 from pylm.log import component_logger
 from pylm.message import PalmMessage
 from pylm.parts import wire
-from pylm.parts.core import zmq_context
+from pylm.parts.core import has_input, zmq_context
 
 __all__ = ["Worker", "MuxWorker"]
 
@@ -68,6 +68,7 @@ class Worker:
         self.logger.info("Got worker push address: %s", self.push_address)
         self.pull_address = pull_address or self._discover("worker_push_address")
         self.logger.info("Got worker pull address: %s", self.pull_address)
+        self.master = self._discover("name", required=False)
         interval = self._discover("heartbeat_interval", required=False)
         if interval:
             self.heartbeat = float(interval)
@@ -182,11 +183,8 @@ class Worker:
             results.send(wire.with_id(wire.RESULTS, ident, wire.pack(out)))
 
     def _take(self, jobs_socket: zmq.Socket, queue: deque[tuple[int, bytes]]) -> None:
-        while True:
-            try:
-                frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(jobs_socket):
+            frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
             frame = frames[-1]
             head = frame[:2]
             if head == wire.JOBS:
@@ -217,7 +215,8 @@ class Worker:
             return
         index = 0
         last: PalmMessage | None = None
-        for result, _failed in execute(self._functions, "", message, self.logger, many=self.many):
+        results = execute(self._functions, self.master, message, self.logger, many=self.many)
+        for result, _failed in results:
             if result is None:
                 continue
             if last is not None:
