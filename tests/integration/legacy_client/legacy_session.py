@@ -24,9 +24,9 @@ import sys
 from importlib.metadata import version
 
 import zmq
-from pylm.clients import Client
 
 import pylm
+from pylm.clients import Client
 
 RECEIVE_TIMEOUT_MS = 5000
 
