@@ -1,7 +1,8 @@
 """Connections: parts that *connect* their outward socket to someone else's service (spec §4).
 
 ``SubConnection`` subscribes to an upstream publisher (the ``previous`` server's topic),
-``PullConnection`` and ``RepConnection`` take messages in, ``PushConnection`` sends them out.
+``PullConnection`` and ``RepConnection`` take messages in, ``PushConnection`` sends them out,
+``HttpConnection`` (in :mod:`pylm.parts.http_connection`) sends them to an HTTP worker.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import zmq
 
 from pylm.message import PalmMessage
 from pylm.parts.core import Outbound
+from pylm.parts.http_connection import HttpConnection
 from pylm.parts.sending import Backlog
 from pylm.parts.services import RepService, _Checked, own_name
 
-__all__ = ["SubConnection", "PullConnection", "PushConnection", "RepConnection"]
+__all__ = [
+    "SubConnection", "PullConnection", "PushConnection", "RepConnection", "HttpConnection",
+]
 
 
 class SubConnection(_Checked):
