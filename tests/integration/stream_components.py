@@ -2,7 +2,7 @@
 
     python stream_components.py source NAME [--router]      a pipelined Server
     python stream_components.py master NAME                 a pipelined Master
-    python stream_components.py pipeline NAME SUB PREVIOUS [--middle]
+    python stream_components.py pipeline NAME SUB PREVIOUS [--middle] [--pub ADDRESS]
     python stream_components.py sink NAME SUB,SUB PREVIOUS,PREVIOUS
     python stream_components.py hub NAME SUB PREVIOUS
     python stream_components.py worker DB
@@ -74,6 +74,7 @@ def main() -> None:
     p.add_argument("sub")
     p.add_argument("previous")
     p.add_argument("--middle", action="store_true")
+    p.add_argument("--pub", default=ANY)
     k = sub.add_parser("sink")
     k.add_argument("name")
     k.add_argument("subs")
@@ -91,7 +92,7 @@ def main() -> None:
     elif args.kind == "master":
         Master(args.name, ANY, ANY, ANY, ANY, ANY, pipelined=True).start()
     elif args.kind == "pipeline":
-        Step(args.name, ANY, args.sub, ANY, args.previous, to_client=not args.middle).start()
+        Step(args.name, ANY, args.sub, args.pub, args.previous, to_client=not args.middle).start()
     elif args.kind == "sink":
         Joiner(args.name, ANY, args.subs.split(","), ANY, args.previous.split(",")).start()
     elif args.kind == "hub":
