@@ -10,24 +10,26 @@ Wired as the PALM docs show, all parts in one component::
 - :class:`GatewayDealer` (outbound, ``listen_address`` = the same inproc address) takes the
   workers' results and hands each back through that ROUTER socket to the request waiting
   for it (no extra socket hop: both parts run in the router's thread);
-- :class:`HttpGateway` (bypass) serves HTTP with uvicorn on its own thread and event loop:
-  ``POST /foo`` calls the workers' ``foo`` with the body (see :mod:`pylm.parts.gateway_http`).
+- :class:`HttpGateway` (bypass) serves HTTP on its own thread and asyncio event loop:
+  ``POST /foo`` calls the workers' ``foo`` with the body (see :mod:`pylm.parts.gateway_http`
+  for the answers, :mod:`pylm.parts.http_server` for the server).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 
-import uvicorn
 import zmq
 
 from pylm.errors import ConfigurationError
 from pylm.message import PalmMessage
 from pylm.parts import wire
 from pylm.parts.core import Bypass, Inbound, Outbound
-from pylm.parts.gateway_http import Bridge, GatewayApp, listening_socket
+from pylm.parts.gateway_http import Bridge, GatewayApp
+from pylm.parts.http_server import listening_socket, serve
 from pylm.parts.services import own_name
 
 __all__ = ["GatewayRouter", "GatewayDealer", "HttpGateway", "MAX_BODY", "REQUEST_TIMEOUT"]
@@ -137,9 +139,9 @@ class HttpGateway(Bypass):
         self.max_body = max_body
         self.timeout = timeout
         self._thread: threading.Thread | None = None
-        self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
         self._started = threading.Event()
-        self._bridge: Bridge | None = None
         self._failure: BaseException | None = None
 
     def open(self, context: zmq.Context) -> None:
@@ -151,12 +153,6 @@ class HttpGateway(Bypass):
             ) from None
         host, port = sock.getsockname()[:2]
         self.port = port
-        app = GatewayApp(self._get_bridge, self.max_body, self.timeout, self.logger)
-        config = uvicorn.Config(
-            app, http="httptools", lifespan="off", log_config=None, access_log=False,
-            log_level="warning", timeout_keep_alive=5, timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._serve, args=(context, sock), name=self.name, daemon=True
         )
@@ -167,17 +163,14 @@ class HttpGateway(Bypass):
         self.cache["http_address"] = address.encode()
         self.logger.info("%s listening on %s", self.name, address)
 
-    def _get_bridge(self) -> Bridge:
-        assert self._bridge is not None
-        return self._bridge
-
-    def _serve(self, context: zmq.Context, sock: object) -> None:
+    def _serve(self, context: zmq.Context, sock: socket.socket) -> None:
         try:
             import uvloop
 
             loop = uvloop.new_event_loop()
         except ImportError:
             loop = asyncio.new_event_loop()
+        self._loop = loop
         try:
             loop.run_until_complete(self._main(context, sock))
         except BaseException as exc:  # noqa: BLE001 - reported to the router thread
@@ -187,25 +180,25 @@ class HttpGateway(Bypass):
             self._started.set()
             loop.close()
 
-    async def _main(self, context: zmq.Context, sock: object) -> None:
-        server = self._server
-        assert server is not None
-        server_name = own_name(self) or "_"
-        self._bridge = Bridge(context, self.listen_address, server_name, self.logger)
+    async def _main(self, context: zmq.Context, sock: socket.socket) -> None:
+        self._stop = asyncio.Event()
+        bridge = Bridge(context, self.listen_address, own_name(self) or "_", self.timeout,
+                        self.logger)
+        app = GatewayApp(bridge, self.timeout, self.logger)
         try:
-            serving = asyncio.ensure_future(server.serve(sockets=[sock]))  # type: ignore[list-item]
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.01)
+            serving = asyncio.ensure_future(serve(sock, app, self.max_body, self._stop))
+            await asyncio.sleep(0)
             self._started.set()
             await serving
         finally:
-            self._bridge.close()
+            bridge.close()
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
         if self._thread is not None:
             self._thread.join(THREAD_TIMEOUT)
-            with contextlib.suppress(Exception):
-                self._thread = None
+            self._thread = None
         super().close()
