@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -58,6 +59,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._size = 0
         self._refused = False
         self._idle: asyncio.TimerHandle | None = None
+        self._queue: deque[list] = deque()
 
     # -- connection -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -136,22 +138,35 @@ class HttpServerProtocol(asyncio.Protocol):
             answer = self.handler(method, path, body)
         except Exception:  # noqa: BLE001 - never a traceback to the client
             answer = (500, [], b"internal error\n")
+        # Several requests may come in one read (pipelining): answer them in order.
+        slot: list = [None, keep_alive]
+        self._queue.append(slot)
         if isinstance(answer, tuple):
-            self._write(answer, keep_alive)
+            slot[0] = answer
+            self._pump()
         else:
-            answer.add_done_callback(lambda done: self._write(done.result(), keep_alive))
+            answer.add_done_callback(lambda done: self._fill(slot, done.result()))
 
-    def _write(self, answer: Answer, keep_alive: bool) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        status, headers, body = answer
-        transport.write(render(status, headers, body, keep_alive))
-        if keep_alive:
-            transport.resume_reading()
+    def _fill(self, slot: list, answer: Answer) -> None:
+        slot[0] = answer
+        self._pump()
+
+    def _pump(self) -> None:
+        queue = self._queue
+        while queue and queue[0][0] is not None:
+            (status, headers, body), keep_alive = queue.popleft()
+            transport = self.transport
+            if transport is None:
+                queue.clear()
+                return
+            transport.write(render(status, headers, body, keep_alive))
+            if not keep_alive:
+                queue.clear()
+                transport.close()
+                return
+        if not queue and self.transport is not None:
+            self.transport.resume_reading()
             self._arm_idle()
-        else:
-            transport.close()
 
 
 def listening_socket(hostname: str, port: int, backlog: int = 2048) -> socket.socket:
