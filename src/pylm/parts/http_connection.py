@@ -136,13 +136,19 @@ class HttpConnection(Outbound):
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
+        self._tasks: set[asyncio.Task] = set()
         async with httpx.AsyncClient(limits=limits, timeout=self.timeout) as client:
             self._client = client
             self._ready.set()
             await self._done.wait()
+            for task in self._tasks:  # stopping: requests still running are abandoned
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _start_post(self, message: PalmMessage, data: bytes) -> None:
-        asyncio.ensure_future(self._post(message, data))
+        task = asyncio.ensure_future(self._post(message, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _post(self, message: PalmMessage, data: bytes) -> None:
         async with self._limit:
