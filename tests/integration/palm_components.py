@@ -1,6 +1,7 @@
 """Components the integration tests run as real processes.
 
     python palm_components.py master NAME [--heartbeat S] [--pipelined]
+    python palm_components.py template-master NAME [--heartbeat S]
     python palm_components.py server NAME [--messages N]
     python palm_components.py worker DB [--prefetch N] [--name NAME]
     python palm_components.py muxworker DB
@@ -14,6 +15,14 @@ import os
 import sys
 import time
 
+from pylm.parts.servers import ServerTemplate
+from pylm.parts.services import (
+    CacheService,
+    PubService,
+    PullService,
+    WorkerPullService,
+    WorkerPushService,
+)
 from pylm.servers import Master, MuxWorker, Server, Worker
 
 ANY = "tcp://127.0.0.1:*"
@@ -67,6 +76,20 @@ class TestMuxWorker(MuxWorker):
             yield payload + b"-%d" % i
 
 
+class HandMadeMaster(ServerTemplate):
+    """A Master assembled by hand from parts, exactly as spec §4 describes it."""
+
+    def __init__(self, name: str, heartbeat: float) -> None:
+        super().__init__(name=name)
+        self.register_inbound(PullService, "Pull", ANY, route="WorkerPush")
+        self.register_inbound(WorkerPullService, "WorkerPull", ANY, route="Pub")
+        self.register_outbound(WorkerPushService, "WorkerPush", ANY, heartbeat=heartbeat)
+        self.register_outbound(PubService, "Pub", ANY)
+        self.register_bypass(CacheService, "Cache", ANY)
+        self.preset_cache(name=name, pull_address=ANY, pub_address=ANY,
+                          worker_pull_address=ANY, worker_push_address=ANY, db_address=ANY)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -74,6 +97,9 @@ def main() -> None:
     m.add_argument("name")
     m.add_argument("--heartbeat", type=float, default=1.0)
     m.add_argument("--pipelined", action="store_true")
+    t = sub.add_parser("template-master")
+    t.add_argument("name")
+    t.add_argument("--heartbeat", type=float, default=1.0)
     s = sub.add_parser("server")
     s.add_argument("name")
     s.add_argument("--messages", type=int, default=sys.maxsize)
@@ -86,6 +112,8 @@ def main() -> None:
     if args.kind == "master":
         Master(args.name, ANY, ANY, ANY, ANY, ANY, pipelined=args.pipelined,
                heartbeat=args.heartbeat).start()
+    elif args.kind == "template-master":
+        HandMadeMaster(args.name, args.heartbeat).start()
     elif args.kind == "server":
         TestServer(args.name, ANY, ANY, ANY, messages=args.messages).start()
     elif args.kind == "worker":

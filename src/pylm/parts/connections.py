@@ -71,6 +71,9 @@ class PushConnection(Outbound):
     def accepting(self) -> bool:
         return self.backlog.accepting()
 
+    def pending(self) -> bool:
+        return len(self.backlog) > 0
+
     def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         self.backlog.send([raw if raw is not None else message.SerializeToString()])
         self.count()

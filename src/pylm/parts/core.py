@@ -48,10 +48,20 @@ MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 HARD_MESSAGE_SIZE = 4 * MAX_MESSAGE_SIZE
 #: How many messages a part takes from its socket before giving the others a turn.
 DRAIN_BATCH = 512
+#: Seconds a stopping component waits to deliver what it still holds.
+LINGER = 2.0
 #: Default high-water mark (messages) of the sockets facing the outside.
 DEFAULT_HWM = 1000
 
 Handler = Callable[[], None]
+
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
+
+def has_input(sock: zmq.Socket) -> bool:
+    """True when a receive would not block. Much cheaper than a receive that raises Again."""
+    return bool(sock.getsockopt(_EVENTS) & _POLLIN)
 
 
 def default_hook(function: Callable) -> Callable:
@@ -106,6 +116,10 @@ class Part:
     def pollables(self) -> Iterable[tuple[zmq.Socket | int, Handler]]:
         """Sockets (or file descriptors) the router must always watch, with their handlers."""
         return ()
+
+    def pending(self) -> bool:
+        """True while the part still has messages to deliver (the router lingers for them)."""
+        return False
 
     def close(self) -> None:
         for sock in self._sockets:
@@ -186,12 +200,11 @@ class Inbound(Part):
         assert self.socket is not None
         router = self.router
         assert router is not None
+        sock = self.socket
         for _ in range(DRAIN_BATCH):
-            try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            if not has_input(sock):
                 return
-            self.receive(frames)
+            self.receive(sock.recv_multipart(zmq.NOBLOCK))
             if not router.accepts(self) or router.stopping:
                 return
 
@@ -363,9 +376,11 @@ class Router:
                     self._inbound_flags[part] = zmq.POLLIN
                     self.logger.info("Inbound %s connects to %s", part.name, part.route)
                 elif isinstance(part, Outbound):
-                    self.logger.info("Outbound %s connects to %s", part.name, part.route or "exterior")
+                    where = part.route or "exterior"
+                    self.logger.info("Outbound %s connects to %s", part.name, where)
                 self.logger.info("%s successfully started", part.name)
             self._loop()
+            self._linger()
         finally:
             for part in self.parts.values():
                 part.close()
@@ -390,11 +405,31 @@ class Router:
                 handlers[target]()
                 if self.stopping:
                     return
-            while self._soon:
-                callbacks = list(self._soon)
-                self._soon.clear()
-                for callback in callbacks:
-                    callback()
+            self._run_soon()
+
+    def _linger(self, timeout: float = LINGER) -> None:
+        """After a stop: deliver what parts still hold (no new input is read), briefly."""
+        self._run_soon()
+        for part in self._inbound_flags:
+            self._poller.modify(part.socket, 0)
+        deadline = time.monotonic() + timeout
+        while any(part.pending() for part in self.parts.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.logger.warning("Stopped with messages still undelivered")
+                return
+            self._run_timers()
+            for target, _event in self._poller.poll(min(50, int(left * 1000) + 1)):
+                if target in self._handlers and not isinstance(target, int):
+                    self._handlers[target]()
+            self._run_soon()
+
+    def _run_soon(self) -> None:
+        while self._soon:
+            callbacks = list(self._soon)
+            self._soon.clear()
+            for callback in callbacks:
+                callback()
 
     def _update_backpressure(self) -> None:
         for part, flags in self._inbound_flags.items():

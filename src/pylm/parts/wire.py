@@ -12,7 +12,9 @@ kind byte, then the body.
 
 **Clients.** A plain PALM client (pylm 0.14) pushes one serialized PalmMessage per ZeroMQ
 message and receives ``[topic, message]``; that never changes. Our client pushes
-``BATCH + pack(messages)`` and sets ``batched`` on its messages; results for such a client
+``CLIENT_BATCH + id + pack(messages)`` (``id``: its client id, length-prefixed as below), all
+of them from that client with ``batched`` set, so a master can queue them for its workers
+without decoding each one (the workers check them); results for such a client
 are published as ``[topic, BATCH + pack(messages)]`` (or plainly when there is just one).
 **Streams.** A message published down a pipeline goes as ``[topic, BATCH + pack(...)]``
 only when every subscriber of that topic reads batches: our ``SubConnection`` announces it
@@ -45,12 +47,13 @@ from __future__ import annotations
 import struct
 
 __all__ = [
-    "BATCH", "HELLO", "JOBS", "RESYNC", "RESULTS", "HEARTBEAT", "BYE",
+    "BATCH", "CLIENT_BATCH", "HELLO", "JOBS", "RESYNC", "RESULTS", "HEARTBEAT", "BYE",
     "FINAL", "PARTIAL", "DONE", "pack", "unpack", "with_id", "split_id", "WireError",
     "JOB_HEADER", "RESULT_HEADER",
 ]
 
 BATCH = b"\x00B"
+CLIENT_BATCH = b"\x00C"
 HELLO = b"\x00H"
 JOBS = b"\x00J"
 RESYNC = b"\x00S"
