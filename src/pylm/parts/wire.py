@@ -16,6 +16,7 @@ message and receives ``[topic, message]``; that never changes. Our client pushes
 of them from that client with ``batched`` set, so a master can queue them for its workers
 without decoding each one (the workers check them); results for such a client
 are published as ``[topic, BATCH + pack(messages)]`` (or plainly when there is just one).
+
 **Streams.** A message published down a pipeline goes as ``[topic, BATCH + pack(...)]``
 only when every subscriber of that topic reads batches: our ``SubConnection`` announces it
 by also subscribing to ``NUL B`` + topic (``subscriptions.BATCH_READER``), and the XPUB
