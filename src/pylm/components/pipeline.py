@@ -14,18 +14,72 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from pylm.components.execution import Outcome, execute, user_functions
-from pylm.components.server import Execution
+import zmq
+
+from pylm.components.execution import execute, user_functions
 from pylm.errors import ConfigurationError
-from pylm.message import PalmMessage
+from pylm.message import PalmMessage, error_reply
 from pylm.parts.connections import SubConnection
-from pylm.parts.core import default_hook
+from pylm.parts.core import Outbound, default_hook
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import CacheService, PubService
 
-__all__ = ["Pipeline", "StreamStep"]
+__all__ = ["Pipeline", "StreamStep", "StepExecution"]
+
+
+class StepSubscription(SubConnection):
+    """A SubConnection that leaves the check of the step's server to :class:`StepExecution`
+    (so that it is done once per message)."""
+
+    def open(self, context: zmq.Context) -> None:
+        super().open(context)
+        self.server = ""
+
+
+class StepExecution(Outbound):
+    """Runs the step a message is at, in place, and passes the result on to ``route``.
+
+    The common case (this server's step, a function that returns bytes) is handled here
+    without copying the message; everything else (errors, other servers' steps, unknown
+    functions) goes through :func:`~pylm.components.execution.execute`, which reports it.
+    """
+
+    def __init__(self, name: str, listen_address: str, *, functions: dict[str, object],
+                 server: str, **kw: object) -> None:
+        super().__init__(name, listen_address, **kw)  # type: ignore[arg-type]
+        self.functions = functions
+        self.server = server
+
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        function = None
+        if not message.error:
+            steps = message.function.split(" ")
+            stage = message.stage
+            if 0 <= stage < len(steps):
+                server, _, method = steps[stage].partition(".")
+                if server == self.server:
+                    function = self.functions.get(method)
+        if function is None:
+            for result, _failed in execute(self.functions, self.server, message, self.logger):
+                if result is not None:
+                    self.pass_on(result)
+            self.count()
+            return
+        try:
+            payload = function(message.payload)  # type: ignore[operator]
+            if payload is not None and not isinstance(payload, bytes | bytearray | memoryview):
+                raise TypeError(f"{method} returned {type(payload).__name__}, not bytes")
+        except Exception as exc:
+            self.logger.exception("User function %s gave an error", method)
+            self.pass_on(error_reply(message, f"{method} raised {type(exc).__name__}: {exc}"))
+            self.count()
+            return
+        if payload is not None:
+            message.payload = bytes(payload)
+            self.pass_on(message)
+        self.count()
 
 
 class StreamStep(ServerTemplate):
@@ -59,12 +113,14 @@ class StreamStep(ServerTemplate):
                     f"and a topic (str), got {address!r} and {previous!r}"
                 )
             part = "Sub" if len(streams) == 1 else f"Sub{index}"
+            # The step checks the server name itself (StepExecution), once per message.
             self.register_inbound(
-                SubConnection, part, address, route="Execution", previous=previous, server=name
+                StepSubscription, part, address, route="Execution", previous=previous
             )
+        self._functions = user_functions(self, self.framework)
         self.register_outbound(
-            Execution, "Execution", "inproc://execution", route="Pub",
-            run=self._run, messages=messages,
+            StepExecution, "Execution", "inproc://execution", route="Pub",
+            functions=self._functions, server=name, messages=messages,
         )
         self.register_outbound(
             PubService, "Pub", pub_address, pipelined=self.pipelined, server=name
@@ -72,10 +128,6 @@ class StreamStep(ServerTemplate):
         self.register_bypass(CacheService, "Cache", db_address, server=name)
         self.preset_cache(name=name, db_address=db_address, pub_address=pub_address)
         self.outbound_components["Pub"].handle_stream = self.handle_stream  # type: ignore[attr-defined]
-        self._functions = user_functions(self, self.framework)
-
-    def _run(self, message: PalmMessage) -> Iterator[Outcome]:
-        return execute(self._functions, self.name, message, self.logger)
 
     @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
