@@ -248,6 +248,7 @@ class PubService(Outbound):
         self.server = self.server or own_name(self)
         self.socket = self.make_socket(context, zmq.XPUB)
         self.socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self.socket.setsockopt(zmq.XPUB_VERBOSER, 1)  # count subscribers (subscriptions.py)
         self.bind(self.socket)
         self.backlog = Backlog(self)
         self.backlog.socket = self.socket
@@ -290,8 +291,12 @@ class PubService(Outbound):
             topic, out = self.handle_stream(out)
             if out.batched and topic == out.client:
                 self._add_to_batch(topic.encode(), out.SerializeToString())
+                continue
+            key = topic.encode()
+            if self.subscriptions.batchable(key):
+                self._add_to_batch(key, out.SerializeToString())
             else:
-                self.publish(topic.encode(), out.SerializeToString())
+                self.publish(key, out.SerializeToString())
 
     def _add_to_batch(self, topic: bytes, data: bytes) -> None:
         batch = self._batches.get(topic)
@@ -310,6 +315,8 @@ class PubService(Outbound):
             self._publish_frames(batch_frames(topic, batch))
 
     def publish(self, topic: bytes, data: bytes) -> None:
+        if topic in self._batches:  # keep the order: what waits in a batch goes first
+            self._publish_frames(batch_frames(topic, self._batches.pop(topic)))
         self._publish_frames([topic, data])
 
     def _publish_frames(self, frames: list[bytes]) -> None:
