@@ -20,6 +20,7 @@ __all__ = [
     "Restart",
     "Service",
     "parse_cluster",
+    "node_from_fields",
     "parse_node",
 ]
 
@@ -212,23 +213,32 @@ def parse_cluster(text: str) -> ClusterConfig:
 def parse_node(text: str) -> NodeSpec:
     """Parse a node description (spec §2, keys in ``[DEFAULT]``) or raise ConfigError."""
     parser = _read(text, "<node>")
-    section = parser.defaults()
-    name = section.get("name", "").strip()
-    if not name:
+    return node_from_fields(dict(parser.defaults()))
+
+
+def node_from_fields(fields: dict[str, object]) -> NodeSpec:
+    """A node from lower-case keys ``name, ip, processors, ports_from`` (INI or JSON)."""
+    name = fields.get("name", "")
+    if not isinstance(name, str) or not name.strip():
         raise ConfigError("missing (the node's name)", "DEFAULT", "Name")
+    name = name.strip()
     if len(name) > 200:
         raise ConfigError("longer than 200 characters", "DEFAULT", "Name")
-    ip = section.get("ip", "").strip()
-    if not ip:
+    ip = fields.get("ip", "")
+    if not isinstance(ip, str) or not ip.strip():
         raise ConfigError("missing (the node's address)", "DEFAULT", "Ip")
+    ip = ip.strip()
     try:
         ipaddress.ip_address(ip)
     except ValueError:
-        raise ConfigError(f"{ip!r} is not an IP address", "DEFAULT", "Ip") from None
-    if "processors" not in section:
-        raise ConfigError("missing", "DEFAULT", "Processors")
-    processors = _positive_int(section["processors"], "DEFAULT", "Processors", MAX_PROCESSORS)
-    if "ports_from" not in section:
-        raise ConfigError("missing", "DEFAULT", "Ports_from")
-    ports_from = _positive_int(section["ports_from"], "DEFAULT", "Ports_from", 65535)
-    return NodeSpec(name, ip, processors, ports_from)
+        raise ConfigError(f"{ip[:60]!r} is not an IP address", "DEFAULT", "Ip") from None
+    numbers = []
+    for key, label, maximum in (("processors", "Processors", MAX_PROCESSORS),
+                                ("ports_from", "Ports_from", 65535)):
+        if key not in fields:
+            raise ConfigError("missing", "DEFAULT", label)
+        raw = fields[key]
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            raise ConfigError("must be an integer", "DEFAULT", label)
+        numbers.append(_positive_int(str(raw), "DEFAULT", label, maximum))
+    return NodeSpec(name, ip, numbers[0], numbers[1])
