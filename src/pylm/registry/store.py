@@ -8,6 +8,7 @@ runners joining at once never get the same replica or the same port.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,6 +47,8 @@ DB_FILE = "registry.db"
 SECRET_SETTING = "signing_secret"
 SQLITE_BUSY_MS = 60_000
 LOG_INSERT_CHUNK = 1000
+LOG_COLUMNS = ("cluster_id", "time", "node", "service", "instance", "stream", "source", "seq",
+               "text")
 
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -130,6 +133,7 @@ class Store:
         self._migrate()
         self.secret = self._ensure_secret()
         self._since_prune: dict[int, int] = {}
+        self._insert_sql: dict[int, str] = {}
 
     # -- engine and transactions ------------------------------------------------------------
     def _make_engine(self) -> Engine:
@@ -392,19 +396,47 @@ class Store:
         """Store lines once per (cluster, source, instance, seq); answers how many were new."""
         if not lines:
             return 0
-        stmt = self._insert(log_lines).on_conflict_do_nothing(
-            index_elements=["cluster_id", "source", "instance", "seq"])
-        rows = [{"cluster_id": cluster_id, "time": line["time"], "node": line.get("node", ""),
-                 "service": line.get("service", ""), "instance": line.get("instance", ""),
-                 "stream": line.get("stream", "stdout"), "source": line.get("source", ""),
-                 "seq": line.get("seq"), "text": line["text"]} for line in lines]
+        times: dict[datetime, Any] = {}
+        sqlite = self.dialect == "sqlite"
+
+        def stored_time(value: datetime) -> Any:
+            # SQLAlchemy's SQLite DATETIME text form; one format per distinct time.
+            shown = times.get(value)
+            if shown is None:
+                shown = times[value] = (value.isoformat(sep=" ", timespec="microseconds")
+                                        if sqlite else value)
+            return shown
+
+        rows = [(cluster_id, stored_time(line["time"]), line.get("node", ""),
+                 line.get("service", ""), line.get("instance", ""),
+                 line.get("stream", "stdout"), line.get("source", ""), line.get("seq"),
+                 line["text"]) for line in lines]
         accepted = 0
         with self._tx(write=True) as conn:
             for start in range(0, len(rows), LOG_INSERT_CHUNK):
                 chunk = rows[start:start + LOG_INSERT_CHUNK]
-                accepted += conn.execute(stmt, chunk).rowcount
+                params = tuple(itertools.chain.from_iterable(chunk))
+                accepted += conn.exec_driver_sql(self._log_insert_sql(len(chunk)),
+                                                 params).rowcount
         self._maybe_prune(cluster_id, accepted)
         return accepted
+
+    def _log_insert_sql(self, rows: int) -> str:
+        """One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` for ``rows`` lines.
+
+        Written out (and cached per size) rather than built by SQLAlchemy, whose compiler
+        would rebuild a 9,000-parameter statement for every batch. Both SQLite and
+        PostgreSQL accept this syntax; its rowcount is the number of new lines.
+        """
+        sql = self._insert_sql.get(rows)
+        if sql is None:
+            mark = "?" if self.dialect == "sqlite" else "%s"
+            one = "(" + ", ".join([mark] * len(LOG_COLUMNS)) + ")"
+            sql = (f"INSERT INTO log_lines ({', '.join(LOG_COLUMNS)}) VALUES "
+                   + ", ".join([one] * rows)
+                   + " ON CONFLICT (cluster_id, source, instance, seq) DO NOTHING")
+            self._insert_sql[rows] = sql
+        return sql
 
     def _maybe_prune(self, cluster_id: int, added: int) -> None:
         count = self._since_prune.get(cluster_id, 0) + added
