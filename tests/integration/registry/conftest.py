@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from registry_proc import PG_DSN, Server, registry_server
+from registry_proc import PG_DSN, Server, legacy_interpreter, registry_server
 
 
 @pytest.fixture
@@ -34,3 +34,13 @@ def server(sqlite_db, tmp_path) -> Iterator[Server]:
         yield s
 
 
+
+
+@pytest.fixture
+def legacy_python() -> str:
+    """The interpreter of the virtualenv holding the ORIGINAL pylm-registry 0.4.14."""
+    path = legacy_interpreter()
+    if path is None:
+        pytest.fail("the original pylm-registry 0.4.14 virtualenv is missing: run "
+                    "scripts/legacy-venv (or set PYLM_LEGACY_PYTHON to its interpreter)")
+    return path

@@ -86,3 +86,18 @@ def registry_server(db: str, log_path: Path, *extra: str) -> Iterator[Server]:
     finally:
         _stop(process)
         log_file.close()
+
+
+def legacy_interpreter() -> str | None:
+    """``$PYLM_LEGACY_PYTHON`` or ``<repo>/.bench/legacy/bin/python``, if it exists."""
+    path = os.environ.get("PYLM_LEGACY_PYTHON") or str(
+        Path(SRC).parent / ".bench" / "legacy" / "bin" / "python")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def run_legacy(python: str, code: str, *args: str, timeout: float = 120
+               ) -> subprocess.CompletedProcess:
+    """Run ``code`` with the original package's interpreter (never our src on its path)."""
+    e = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([python, "-c", code, *args], capture_output=True, text=True,
+                          timeout=timeout, env=e)
