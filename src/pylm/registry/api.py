@@ -400,6 +400,11 @@ async def follow_logs(request: Request) -> Response:
     base = _query(request)
     store = _store(request)
     poll = request.app.state.settings.follow_poll
+    after = request.query_params.get("after")
+    if after is not None:
+        if not after.isdigit() or len(after) > 18:
+            raise HttpError(400, "after: a line id")
+        base = LogQuery(**{**base.__dict__, "after_id": int(after)})
     if base.after_id is None:
         newest = await run_in_threadpool(store.query_logs, cluster.id, LogQuery(limit=1))
         last_id = newest[0]["id"] if newest else 0
