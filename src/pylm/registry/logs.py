@@ -59,7 +59,12 @@ class LogQuery:
 def parse_time(raw: str, name: str) -> datetime:
     """ISO 8601 to naive UTC; a time without zone is taken as UTC."""
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        value = datetime.fromisoformat(raw)  # Python 3.11 reads "Z" and most ISO forms
+    except ValueError:
+        value = None
+    try:
+        if value is None:
+            value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
         raise LogInputError(f"{name}: {raw[:40]!r} is not an ISO 8601 time") from None
     if value.tzinfo is not None:

@@ -46,6 +46,7 @@ HOME_ENV = "PYLM_REGISTRY_HOME"
 DB_FILE = "registry.db"
 SECRET_SETTING = "signing_secret"
 SQLITE_BUSY_MS = 60_000
+SQLITE_CACHE_KIB = 65_536
 LOG_INSERT_CHUNK = 1000
 LOG_COLUMNS = ("cluster_id", "time", "node", "service", "instance", "stream", "source", "seq",
                "text")
@@ -158,6 +159,7 @@ class Store:
                     cursor.execute("PRAGMA journal_mode=WAL")
                     cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
@@ -418,7 +420,10 @@ class Store:
                 params = tuple(itertools.chain.from_iterable(chunk))
                 accepted += conn.exec_driver_sql(self._log_insert_sql(len(chunk)),
                                                  params).rowcount
-        self._maybe_prune(cluster_id, accepted)
+            keep = conn.execute(select(clusters.c.retention)
+                                .where(clusters.c.id == cluster_id)).scalar()
+        if keep is not None:
+            self._maybe_prune(cluster_id, accepted, keep)
         return accepted
 
     def _log_insert_sql(self, rows: int) -> str:
@@ -438,16 +443,13 @@ class Store:
             self._insert_sql[rows] = sql
         return sql
 
-    def _maybe_prune(self, cluster_id: int, added: int) -> None:
+    def _maybe_prune(self, cluster_id: int, added: int, keep: int) -> None:
+        """Prune once a tenth of the retention (at least 100 lines) arrived since last time."""
         count = self._since_prune.get(cluster_id, 0) + added
         self._since_prune[cluster_id] = count
-        with self._tx() as conn:
-            keep = conn.execute(select(clusters.c.retention).where(clusters.c.id == cluster_id)
-                                ).scalar()
-        if keep is None or count < max(100, keep // 10):
-            return
-        self._since_prune[cluster_id] = 0
-        self.prune(cluster_id, keep)
+        if count >= max(100, keep // 10):
+            self._since_prune[cluster_id] = 0
+            self.prune(cluster_id, keep)
 
     def prune(self, cluster_id: int, keep: int) -> int:
         """Delete all but the newest ``keep`` lines of a cluster."""
