@@ -134,7 +134,7 @@ class Store:
         self._migrate()
         self.secret = self._ensure_secret()
         self._since_prune: dict[int, int] = {}
-        self._insert_sql: dict[int, str] = {}
+        self._insert_sql: dict[tuple[int, bool], str] = {}
 
     # -- engine and transactions ------------------------------------------------------------
     def _make_engine(self) -> Engine:
@@ -418,7 +418,8 @@ class Store:
             for start in range(0, len(rows), LOG_INSERT_CHUNK):
                 chunk = rows[start:start + LOG_INSERT_CHUNK]
                 params = tuple(itertools.chain.from_iterable(chunk))
-                accepted += conn.exec_driver_sql(self._log_insert_sql(len(chunk)),
+                dedupe = any(row[7] is not None for row in chunk)
+                accepted += conn.exec_driver_sql(self._log_insert_sql(len(chunk), dedupe),
                                                  params).rowcount
             keep = conn.execute(select(clusters.c.retention)
                                 .where(clusters.c.id == cluster_id)).scalar()
@@ -426,21 +427,24 @@ class Store:
             self._maybe_prune(cluster_id, accepted, keep)
         return accepted
 
-    def _log_insert_sql(self, rows: int) -> str:
+    def _log_insert_sql(self, rows: int, dedupe: bool) -> str:
         """One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` for ``rows`` lines.
 
         Written out (and cached per size) rather than built by SQLAlchemy, whose compiler
         would rebuild a 9,000-parameter statement for every batch. Both SQLite and
-        PostgreSQL accept this syntax; its rowcount is the number of new lines.
+        PostgreSQL accept this syntax; its rowcount is the number of new lines. Batches
+        without sequence numbers (legacy) cannot collide and skip the conflict clause.
         """
-        sql = self._insert_sql.get(rows)
+        sql = self._insert_sql.get((rows, dedupe))
         if sql is None:
             mark = "?" if self.dialect == "sqlite" else "%s"
             one = "(" + ", ".join([mark] * len(LOG_COLUMNS)) + ")"
             sql = (f"INSERT INTO log_lines ({', '.join(LOG_COLUMNS)}) VALUES "
-                   + ", ".join([one] * rows)
-                   + " ON CONFLICT (cluster_id, source, instance, seq) DO NOTHING")
-            self._insert_sql[rows] = sql
+                   + ", ".join([one] * rows))
+            if dedupe:
+                sql += (" ON CONFLICT (cluster_id, source, instance, seq)"
+                        " WHERE seq IS NOT NULL DO NOTHING")
+            self._insert_sql[(rows, dedupe)] = sql
         return sql
 
     def _maybe_prune(self, cluster_id: int, added: int, keep: int) -> None:
