@@ -139,6 +139,8 @@ class _Cluster:
                 raise HttpError(404, "Cluster not found")
             if not cluster.key_generated:
                 raise HttpError(401, "User key not present")
+            if not cluster.owner_active:
+                raise HttpError(403, "User not active")
         try:
             node = parse_node(_arg(self.request, "node"))
             placed = await run_in_threadpool(self.store.join, key, node)
@@ -187,6 +189,8 @@ async def _log_cluster(request: Request, write: bool) -> ClusterInfo:
     key = request.headers.get("key")
     if key is None:
         if write and cluster is not None and cluster.key_generated:
+            if not cluster.owner_active:
+                raise HttpError(403, "User not active")
             return cluster
         raise HttpError(401 if cluster is not None else 404,
                         "User key not present" if cluster is not None else "Cluster not found")

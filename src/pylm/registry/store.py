@@ -101,6 +101,7 @@ class ClusterInfo:
     placement: Placement
     retention: int | None
     created_at: datetime
+    owner_active: bool = True
 
     @property
     def config(self) -> ClusterConfig:
@@ -120,7 +121,7 @@ def _user(row: Mapping[str, Any]) -> UserInfo:
 def _cluster(row: Mapping[str, Any]) -> ClusterInfo:
     return ClusterInfo(row["id"], row["key"], bool(row["key_generated"]), row["alias"],
                        row["owner_id"], row["description"], Placement.from_dict(row["placement"]),
-                       row["retention"], row["created_at"])
+                       row["retention"], row["created_at"], bool(row.get("owner_active", True)))
 
 
 class Store:
@@ -292,7 +293,10 @@ class Store:
 
     def get_cluster(self, key: str) -> ClusterInfo | None:
         with self._tx() as conn:
-            row = conn.execute(select(clusters).where(clusters.c.key == key)).mappings().first()
+            row = conn.execute(
+                select(clusters, users.c.active.label("owner_active"))
+                .join(users, users.c.id == clusters.c.owner_id)
+                .where(clusters.c.key == key)).mappings().first()
         return _cluster(row) if row else None
 
     def clusters_of(self, owner_id: int) -> list[ClusterInfo]:
