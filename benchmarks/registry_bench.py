@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 
+from pylm.registry.logs import LogRow  # noqa: E402
 from pylm.registry.store import Store  # noqa: E402
 
 BATCHES = 50
@@ -255,10 +256,9 @@ def bench_queries(tmp: Path, lines: int) -> dict[str, float]:
     chunk = 10_000
     for offset in range(0, lines, chunk):
         store.ingest(cluster.id, [
-            {"time": base + timedelta(milliseconds=n), "node": f"node-{n % 4}",
-             "service": services[n % 10], "instance": f"{services[n % 10]}.{n % 3}",
-             "stream": "stdout", "source": "fill", "seq": n,
-             "text": f"line {n} of the valuation worker, price {n * 7 % 1000}"}
+            LogRow(base + timedelta(milliseconds=n), f"node-{n % 4}", services[n % 10],
+                   f"{services[n % 10]}.{n % 3}", "stdout", "fill", n,
+                   f"line {n} of the valuation worker, price {n * 7 % 1000}")
             for n in range(offset, min(offset + chunk, lines))])
     fill = time.perf_counter() - start
     store.close()

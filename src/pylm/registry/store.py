@@ -29,7 +29,7 @@ from sqlalchemy.pool import StaticPool
 
 from pylm.registry import auth
 from pylm.registry.config import ClusterConfig, NodeSpec, parse_cluster
-from pylm.registry.logs import LogQuery
+from pylm.registry.logs import LogQuery, LogRow
 from pylm.registry.models import ApiKey, Cluster, InstanceState, LogLine, Node, Setting, User
 from pylm.registry.planner import PlacedInstance, Placement, plan
 
@@ -399,25 +399,23 @@ class Store:
             }
 
     # -- logs -------------------------------------------------------------------------------
-    def ingest(self, cluster_id: int, lines: Sequence[Mapping[str, Any]]) -> int:
-        """Store lines once per (cluster, source, instance, seq); answers how many were new."""
+    def ingest(self, cluster_id: int, lines: Sequence[LogRow | tuple[Any, ...]]) -> int:
+        """Store lines once per (cluster, source, instance, seq); answers how many were new.
+
+        Each line is a :class:`LogRow` or a plain tuple in the same field order.
+        """
         if not lines:
             return 0
-        times: dict[datetime, Any] = {}
+        if self.dialect == "sqlite":
+            # SQLAlchemy's SQLite DATETIME text form, formatted once per distinct time.
+            times: dict[datetime, str] = {}
+            for line in lines:
+                if line[0] not in times:
+                    times[line[0]] = line[0].isoformat(sep=" ", timespec="microseconds")
+            rows = [(cluster_id, times[line[0]], *line[1:]) for line in lines]
+        else:
+            rows = [(cluster_id, *line) for line in lines]
         sqlite = self.dialect == "sqlite"
-
-        def stored_time(value: datetime) -> Any:
-            # SQLAlchemy's SQLite DATETIME text form; one format per distinct time.
-            shown = times.get(value)
-            if shown is None:
-                shown = times[value] = (value.isoformat(sep=" ", timespec="microseconds")
-                                        if sqlite else value)
-            return shown
-
-        rows = [(cluster_id, stored_time(line["time"]), line.get("node", ""),
-                 line.get("service", ""), line.get("instance", ""),
-                 line.get("stream", "stdout"), line.get("source", ""), line.get("seq"),
-                 line["text"]) for line in lines]
         accepted = 0
         with self._tx(write=True) as conn:
             for start in range(0, len(rows), LOG_INSERT_CHUNK):

@@ -6,7 +6,7 @@ import pytest
 from registry_samples import CLUSTER_INI
 
 from pylm.registry.config import ConfigError, NodeSpec
-from pylm.registry.logs import LogQuery
+from pylm.registry.logs import LogQuery, LogRow
 from pylm.registry.store import Conflict, NotFound, Store
 
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -111,8 +111,8 @@ def test_join_is_persisted_idempotent_and_reset_forgets(store):
 
 def _lines(n, start=0, instance="A.0", service="A", source="s", when=None):
     when = when or datetime(2026, 1, 1)
-    return [{"time": when + timedelta(seconds=i), "service": service, "instance": instance,
-             "source": source, "seq": i, "text": f"line {i}"} for i in range(start, start + n)]
+    return [LogRow(when + timedelta(seconds=i), "", service, instance, "stdout", source, i,
+                   f"line {i}") for i in range(start, start + n)]
 
 
 def test_resent_batch_is_stored_once(store):
