@@ -188,7 +188,8 @@ async def _log_cluster(request: Request, write: bool) -> ClusterInfo:
     cluster = await run_in_threadpool(store.get_cluster, _arg(request, "cluster"))
     key = request.headers.get("key")
     if key is None:
-        if write and cluster is not None and cluster.key_generated:
+        join_key_reads = request.app.state.settings.legacy_log_read
+        if (write or join_key_reads) and cluster is not None and cluster.key_generated:
             if not cluster.owner_active:
                 raise HttpError(403, "User not active")
             return cluster
