@@ -167,3 +167,19 @@ def test_delete_removes_cluster_and_its_logs(store):
     store.delete_cluster(c.id)
     assert store.get_cluster(c.key) is None
     assert store.query_logs(c.id, LogQuery(limit=None)) == []
+
+
+def test_volatile_memory_store_is_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    memory = Store("sqlite://")
+    user, _ = memory.add_user("alice", "pw")
+    c = memory.create_cluster(user.id, CLUSTER_INI)
+
+    def send(k):
+        return memory.ingest(c.id, _lines(50, source=f"s{k}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(send, range(16))) == 800
+    assert len(memory.query_logs(c.id, LogQuery(limit=None))) == 800
+    memory.close()
