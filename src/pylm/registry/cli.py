@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -162,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _user_command(args, store)
         if args.sync:
             logging.getLogger("pylm.registry").info("--sync: the schema is migrated on start")
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+        # handler installed before it: make that one a no-op so a clean stop exits 0.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(args, store))
         return 0
