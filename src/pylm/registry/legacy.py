@@ -8,6 +8,7 @@ for them (the original runner sends none). Everything else needs the owner's key
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -143,7 +144,8 @@ class _Cluster:
                 raise HttpError(403, "User not active")
         try:
             node = parse_node(_arg(self.request, "node"))
-            placed = await run_in_threadpool(self.store.join, key, node)
+            placed = await run_in_threadpool(functools.partial(self.store.join, key, node,
+                                                              fresh=True))
         except ConfigError as exc:
             raise HttpError(400, str(exc)) from None
         except PlacementError as exc:

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from pylm.registry import auth
 from pylm.registry.config import ClusterConfig, NodeSpec, parse_cluster
 from pylm.registry.logs import LogQuery, LogRow
 from pylm.registry.models import ApiKey, Cluster, InstanceState, LogLine, Node, Setting, User
-from pylm.registry.planner import PlacedInstance, Placement, plan
+from pylm.registry.planner import PlacedInstance, Placement, fresh_name, plan
 
 __all__ = [
     "ClusterInfo",
@@ -325,8 +325,13 @@ class Store:
                          .values(retention=retention))
 
     # -- placement and node states ----------------------------------------------------------
-    def join(self, key: str, node: NodeSpec) -> tuple[PlacedInstance, ...]:
-        """Place what ``node`` can run, atomically for this cluster; idempotent per name."""
+    def join(self, key: str, node: NodeSpec, *, fresh: bool = False
+             ) -> tuple[PlacedInstance, ...]:
+        """Place what ``node`` can run, atomically for this cluster; idempotent per name.
+
+        With ``fresh`` (legacy ``node_config``) a name that already joined gets a new
+        suffixed name, so the request places anew as the original registry did.
+        """
         now = utcnow()
         with self._tx(write=True) as conn:
             row = conn.execute(select(clusters).where(clusters.c.key == key)
@@ -334,6 +339,8 @@ class Store:
             if row is None:
                 raise NotFound("cluster not found")
             cluster = _cluster(row)
+            if fresh:
+                node = replace(node, name=fresh_name(cluster.placement, node.name))
             placed, after = plan(cluster.config, node, cluster.placement)
             if after is not cluster.placement:
                 conn.execute(update(clusters).where(clusters.c.id == cluster.id)
