@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 
-from pylm.registry.logs import LogRow  # noqa: E402
+from pylm.registry.logs import LogQuery, LogRow  # noqa: E402
 from pylm.registry.store import Store  # noqa: E402
 
 BATCHES = 50
@@ -267,9 +267,18 @@ def bench_queries(tmp: Path, lines: int) -> dict[str, float]:
                    f"line {n} of the valuation worker, price {n * 7 % 1000}")
             for n in range(offset, min(offset + chunk, lines))])
     fill = time.perf_counter() - start
+    samples = []
+    for _ in range(21):
+        t = time.perf_counter()
+        rows = store.query_logs(cluster.id, LogQuery(service="Service3", limit=100))
+        samples.append((time.perf_counter() - t) * 1000)
+    assert len(rows) == 100
+    store_ms = statistics.median(samples)
     store.close()
     print(f"query set-up: {lines} lines stored in {fill:.1f} s ({lines / fill:.0f} lines/s, "
           f"in-process store)")
+    print(f"  {'last 100 lines of one service, store only':40s} median {store_ms:8.1f} ms "
+          f"(no HTTP)")
     proc, url = start_ours(db)
     results = {}
     try:

@@ -45,6 +45,7 @@ __all__ = [
 HOME_ENV = "PYLM_REGISTRY_HOME"
 DB_FILE = "registry.db"
 SECRET_SETTING = "signing_secret"
+MIGRATION_LOCK_ID = 0x70796C6D  # "pylm": the advisory lock taken while migrating
 SQLITE_BUSY_MS = 60_000
 SQLITE_CACHE_KIB = 65_536
 LOG_INSERT_CHUNK = 1000
@@ -133,8 +134,7 @@ class Store:
         self.default_retention = default_retention
         self._lock: threading.RLock | None = None
         self._engine = self._make_engine()
-        self._migrate()
-        self.secret = self._ensure_secret()
+        self.secret = self._migrate()
         self._since_prune: dict[int, int] = {}
         self._insert_sql: dict[tuple[int, bool], str] = {}
 
@@ -181,15 +181,19 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> str:
+        """Bring the schema to the newest revision; answers the signing secret.
+
+        One transaction, under an advisory lock on PostgreSQL (``BEGIN IMMEDIATE`` on
+        SQLite), so processes starting together neither race on the DDL nor on the secret.
+        """
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._tx(write=True) as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-
-    def _ensure_secret(self) -> str:
-        with self._tx(write=True) as conn:
             value = conn.execute(
                 select(settings.c.value).where(settings.c.name == SECRET_SETTING)).scalar()
             if value is None:

@@ -183,3 +183,17 @@ def test_volatile_memory_store_is_safe_across_threads():
         assert sum(pool.map(send, range(16))) == 800
     assert len(memory.query_logs(c.id, LogQuery(limit=None))) == 800
     memory.close()
+
+
+def test_stores_opening_together_share_one_schema_and_secret(store):
+    """Regression: processes starting at once on a fresh database raced on DDL and secret."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = store.url.render_as_string(hide_password=False)
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: Store(url), range(4)))
+    try:
+        assert {s.secret for s in opened} == {store.secret}
+    finally:
+        for s in opened:
+            s.close()
