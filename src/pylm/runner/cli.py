@@ -135,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="pylm-runner: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     try:
         settings = settings_from_args(args)
     except (NodeFileError, ValueError) as exc:
