@@ -9,7 +9,6 @@ next beat; the registry marks the node lost if it hears nothing for long enough.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -54,8 +53,13 @@ class Heartbeat:
             if not await self.beat():
                 return
             self._poke.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self._interval)
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives together with the poke, and the heartbeat would never end
+            poked = asyncio.ensure_future(self._poke.wait())
+            try:
+                await asyncio.wait({poked}, timeout=self._interval)
+            finally:
+                poked.cancel()
             pause = _MIN_GAP - (time.monotonic() - started)
             if pause > 0:
                 await asyncio.sleep(pause)
