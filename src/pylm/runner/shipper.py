@@ -82,6 +82,7 @@ class Shipper:
         away_since: float | None = None
         last_warning = 0.0
         while not self._gone:
+            kept = self._spool.pending_lines
             try:
                 sent = await self._ship_once()
             except RegistryUnreachable as exc:
@@ -112,8 +113,8 @@ class Shipper:
             retry = self._settings.retry_initial
             if away_since is not None:
                 log.warning(
-                    "registry reachable again after %.1f s; sending the %d lines kept",
-                    time.monotonic() - away_since, self._spool.pending_lines,
+                    "registry reachable again after %.1f s; delivering the %d lines kept",
+                    time.monotonic() - away_since, kept,
                 )
                 away_since, last_warning = None, 0.0
             if sent:

@@ -85,6 +85,7 @@ class Registry:
         self._processes = processes
         self.port = 0
         self.process: Process | None = None
+        self._starts = 0
         added = subprocess.run(
             [sys.executable, "-m", "pylm.registry", "user", "add", "admin", "--admin",
              "--db", self.db],
@@ -104,7 +105,8 @@ class Registry:
             [sys.executable, "-m", "pylm.registry", "--db", self.db, "--host", "127.0.0.1",
              "--port", str(self.port), "--heartbeat-interval", "0.5", "--lost-after", "10",
              "--log-level", "warning"],
-            self.directory, "registry")
+            self.directory, f"registry-{self._starts}")
+        self._starts += 1
         self._processes.append(process)
         self.process = process
         found = wait_until(
