@@ -6,7 +6,7 @@ import re
 import signal
 import time
 
-from conftest import Lab, pid_alive, wait_until
+from runner_lab import Lab, pid_alive, wait_until
 
 NUMBERED = """
 import sys, time

@@ -6,7 +6,7 @@ import re
 import signal
 from datetime import datetime
 
-from conftest import Lab, pid_alive, wait_until
+from runner_lab import Lab, pid_alive, wait_until
 
 CRASHER = """
 print("crasher starting", flush=True)
