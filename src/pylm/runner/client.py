@@ -102,9 +102,11 @@ class RegistryClient:
         """Post instance events (wire form)."""
         await self._post("/events", {"events": events})
 
-    async def post_logs(self, source: str, lines: list[dict[str, object]]) -> dict[str, object]:
-        """Post a batch of lines; answers ``{"accepted": N, "duplicates": M}``."""
-        return await self._post("/logs", {"source": source, "lines": lines})
+    async def post_logs(self, source: str, fragments: list[str]) -> dict[str, object]:
+        """Post a batch of lines, each already a JSON object (``Batch.fragments``);
+        answers ``{"accepted": N, "duplicates": M}``."""
+        body = f'{{"source":{json.dumps(source)},"lines":[{",".join(fragments)}]}}'
+        return await self._send("/logs", body.encode("utf-8"))
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -112,6 +114,9 @@ class RegistryClient:
 
     async def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return await self._send(path, content)
+
+    async def _send(self, path: str, content: bytes) -> dict[str, object]:
         try:
             response = await self._http.post(
                 self._prefix + path,

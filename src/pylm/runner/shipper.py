@@ -138,9 +138,9 @@ class Shipper:
         batch = self._spool.next_batch(self._batch_lines, self._settings.batch_bytes)
         if batch is None:
             return sent
-        answer = await self._client.post_logs(self._spool.source, batch.lines)
+        answer = await self._client.post_logs(self._spool.source, batch.fragments)
         self._spool.acknowledge(batch)
-        self.acknowledged += len(batch.lines)
+        self.acknowledged += batch.count
         duplicates = answer.get("duplicates")
         if isinstance(duplicates, int):
             self.duplicates += duplicates

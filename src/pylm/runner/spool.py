@@ -1,7 +1,7 @@
 """The on-disk spool: every line is stored here first and removed only once acknowledged.
 
 Why SQLite (one file, ``spool.sqlite3`` in the spool directory) rather than append-only
-segment files: a batch of lines, the sequence numbers they consumed and the removal of an
+segment files: a chunk of lines, the sequence numbers it consumed and the removal of an
 acknowledged batch are each one transaction, so a runner killed at any instant (even with
 SIGKILL) leaves a spool that is consistent: no half-written line, no sequence number used
 twice, no acknowledged batch half-removed. Segment files would need the same guarantees
@@ -9,6 +9,13 @@ hand-built (checksummed records, an offset file written atomically, compaction);
 gives them tested. The journal is in WAL mode with ``synchronous=NORMAL``: a commit is in
 the operating system's hands before the line is shipped, which survives any crash of the
 runner; only a power cut can lose the last commits (see docs/runner.md).
+
+One row per *chunk*: the lines one read from one pipe returned (they share node, service,
+instance, stream and time, and have consecutive sequence numbers), joined by newlines
+(a line never contains one). That is one insert per pipe read instead of one per line.
+A batch may end inside a chunk: the row then records how many of its lines are ``done``.
+The oldest chunks are also kept in memory (up to ``cache_bytes``), so shipping reads the
+disk only after the runner restarted or after a long outage filled the cache.
 
 The spool also keeps:
 - ``source``: a uuid naming this spool to the registry, so that ``(source, instance, seq)``
@@ -33,12 +40,15 @@ import logging
 import os
 import sqlite3
 import uuid
+from collections import deque
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from .events import iso_time
 
 __all__ = [
+    "DEFAULT_CACHE_BYTES",
     "DEFAULT_SPOOL_MAX_BYTES",
     "LINE_OVERHEAD_BYTES",
     "Batch",
@@ -47,15 +57,17 @@ __all__ = [
 ]
 
 DEFAULT_SPOOL_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 LINE_OVERHEAD_BYTES = 64  # what a line costs besides its text (labels, numbers, index)
 _DATABASE = "spool.sqlite3"
 _LOCK = "lock"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS lines (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, node TEXT NOT NULL, service TEXT NOT NULL,
     instance TEXT NOT NULL, stream TEXT NOT NULL, time REAL NOT NULL,
-    seq INTEGER NOT NULL, text TEXT NOT NULL);
+    first_seq INTEGER NOT NULL, count INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+    text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sequences (instance TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS processes (
@@ -69,21 +81,57 @@ class SpoolError(RuntimeError):
     """The spool directory cannot be used (in use by another runner, unreadable, ...)."""
 
 
+class _Chunk:
+    """A chunk of lines in memory: the JSON head its lines share, and the lines."""
+
+    __slots__ = ("bytes_left", "done", "first_seq", "head", "id", "texts")
+
+    def __init__(self, row_id: int, head: str, texts: list[str], first_seq: int, done: int,
+                 bytes_left: int) -> None:
+        self.id = row_id
+        self.head = head
+        self.texts = texts
+        self.first_seq = first_seq
+        self.done = done
+        self.bytes_left = bytes_left
+
+
 @dataclass(frozen=True)
 class Batch:
-    """Lines (in wire form) read from the spool, and the id that acknowledges them all."""
+    """Lines read from the spool, each as a JSON object in the wire form of
+    docs/runner-protocol.md, and what acknowledging them removes."""
 
-    lines: list[dict[str, object]]
-    last_id: int
-    size: int
+    fragments: list[str]
+    slices: tuple[tuple[_Chunk, int, int], ...]
+
+    @property
+    def count(self) -> int:
+        """How many lines."""
+        return len(self.fragments)
+
+    def lines(self) -> list[dict[str, object]]:
+        """The lines decoded (for tests and debugging)."""
+        return json.loads("[" + ",".join(self.fragments) + "]")
+
+
+def _line_head(node: str, service: str, instance: str, stream: str, when: float) -> str:
+    return (f'{{"node":{encode_basestring(node)},"service":{encode_basestring(service)},'
+            f'"instance":{encode_basestring(instance)},"stream":{encode_basestring(stream)},'
+            f'"time":"{iso_time(when)}","seq":')
+
+
+def _size(texts: list[str]) -> int:
+    return sum(len(text.encode("utf-8")) for text in texts) + len(texts) * LINE_OVERHEAD_BYTES
 
 
 class Spool:
     """One runner's spool directory. Not thread-safe: use it from the event loop only."""
 
-    def __init__(self, directory: Path, max_bytes: int = DEFAULT_SPOOL_MAX_BYTES) -> None:
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self._cache_cap = cache_bytes
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -110,10 +158,14 @@ class Spool:
         self.source = self._meta_value("source") or self._new_source()
         self._next_seq = dict(self._db.execute("SELECT instance, next FROM sequences"))
         count, size = self._db.execute(
-            "SELECT count(*), coalesce(sum(length(CAST(text AS BLOB))), 0) FROM lines"
+            "SELECT coalesce(sum(count - done), 0), coalesce(sum(length(CAST(text AS BLOB))), 0)"
+            " FROM chunks"
         ).fetchone()
         self.pending_lines: int = count
         self.pending_bytes: int = size + count * LINE_OVERHEAD_BYTES
+        self._cache: deque[_Chunk] = deque()
+        self._cached_bytes = 0
+        self._on_disk_only = count > 0  # pending chunks beyond the cache, on disk only
         self._dropped: dict[tuple[str, str, str, str], int] = {}
         self._full_warned = False
 
@@ -123,6 +175,8 @@ class Spool:
         self, node: str, service: str, instance: str, stream: str, when: float, texts: list[str]
     ) -> int:
         """Store ``texts`` with their sequence numbers; returns how many were stored."""
+        if not texts:
+            return 0
         key = (node, service, instance, stream)
         if self._dropped.get(key) and self._has_room(200):
             dropped = self._dropped.pop(key)
@@ -131,90 +185,144 @@ class Spool:
                 f"({self.max_bytes // (1024 * 1024)} MiB)"
             )
             texts = [note, *texts]
-        sizes = [len(text.encode("utf-8")) + LINE_OVERHEAD_BYTES for text in texts]
+        joined = "\n".join(texts)
+        if joined.count("\n") != len(texts) - 1:  # a text held newlines: they end lines
+            texts = joined.split("\n")
+        size = len(joined.encode("utf-8")) + len(texts) * LINE_OVERHEAD_BYTES
         room = self.max_bytes - self.pending_bytes
-        keep = len(texts)
-        if sum(sizes) > room:
+        if size > room:
             keep, used = 0, 0
-            for size in sizes:
-                if used + size > room:
+            for text in texts:
+                cost = len(text.encode("utf-8")) + LINE_OVERHEAD_BYTES
+                if used + cost > room:
                     break
-                used += size
+                used += cost
                 keep += 1
             self._note_dropped(key, len(texts) - keep)
-        if keep == 0:
-            return 0
+            if keep == 0:
+                return 0
+            texts = texts[:keep]
+            joined = "\n".join(texts)
+            size = used
         first = self._next_seq.get(instance, 1)
-        rows = [
-            (node, service, instance, stream, when, first + i, texts[i]) for i in range(keep)
-        ]
-        self._next_seq[instance] = first + keep
+        count = len(texts)
         db = self._db
         db.execute("BEGIN")
         try:
-            db.executemany(
-                "INSERT INTO lines (node, service, instance, stream, time, seq, text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
+            cursor = db.execute(
+                "INSERT INTO chunks (node, service, instance, stream, time, first_seq, count, "
+                "text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (node, service, instance, stream, when, first, count, joined),
             )
             db.execute(
                 "INSERT INTO sequences (instance, next) VALUES (?, ?) "
                 "ON CONFLICT (instance) DO UPDATE SET next = excluded.next",
-                (instance, first + keep),
+                (instance, first + count),
             )
             db.execute("COMMIT")
         except sqlite3.Error:
             db.execute("ROLLBACK")
-            self._next_seq[instance] = first
             raise
-        self.pending_lines += keep
-        self.pending_bytes += sum(sizes[:keep])
-        return keep
+        self._next_seq[instance] = first + count
+        self.pending_lines += count
+        self.pending_bytes += size
+        if not self._on_disk_only and self._cached_bytes < self._cache_cap:
+            head = _line_head(node, service, instance, stream, when)
+            self._cache.append(_Chunk(cursor.lastrowid or 0, head, texts, first, 0, size))
+            self._cached_bytes += size
+        else:
+            self._on_disk_only = True
+        return count
 
     def next_batch(self, max_lines: int, max_bytes: int) -> Batch | None:
-        """The oldest unacknowledged lines, at most ``max_lines`` and about ``max_bytes``."""
-        rows = self._db.execute(
-            "SELECT id, node, service, instance, stream, time, seq, text FROM lines "
-            "ORDER BY id LIMIT ?",
-            (max_lines,),
-        ).fetchall()
-        if not rows:
-            return None
-        lines: list[dict[str, object]] = []
+        """The oldest unacknowledged lines, at most ``max_lines`` and about ``max_bytes``
+        (always at least one line)."""
+        if not self._cache and self._on_disk_only:
+            self._load()
+        fragments: list[str] = []
+        slices: list[tuple[_Chunk, int, int]] = []
         size = 0
-        last_id = rows[0][0]
-        for row_id, node, service, instance, stream, when, seq, text in rows:
-            cost = len(text) + LINE_OVERHEAD_BYTES + 80
-            if lines and size + cost > max_bytes:
+        for chunk in self._cache:
+            room = max_lines - len(fragments)
+            if room <= 0 or (fragments and size >= max_bytes):
                 break
-            size += cost
-            last_id = row_id
-            lines.append(
-                {
-                    "node": node,
-                    "service": service,
-                    "instance": instance,
-                    "stream": stream,
-                    "time": iso_time(when),
-                    "seq": seq,
-                    "text": text,
-                }
-            )
-        return Batch(lines=lines, last_id=last_id, size=size)
+            start = chunk.done
+            end = min(len(chunk.texts), start + room)
+            if size + chunk.bytes_left > max_bytes:  # this chunk ends the batch: cut it
+                budget, cut = max_bytes - size, start
+                while cut < end:
+                    cost = len(chunk.texts[cut].encode("utf-8")) + LINE_OVERHEAD_BYTES
+                    if cost > budget and (fragments or cut > start):
+                        break
+                    budget -= cost
+                    cut += 1
+                end = cut
+                if end == start:
+                    break
+            head, seq = chunk.head, chunk.first_seq
+            taken = chunk.texts[start:end]
+            fragments.extend(
+                [f'{head}{seq + start + i},"text":{encode_basestring(text)}}}'
+                 for i, text in enumerate(taken)])
+            slices.append((chunk, start, end))
+            size += chunk.bytes_left if end == len(chunk.texts) else _size(taken)
+        if not fragments:
+            return None
+        return Batch(fragments=fragments, slices=tuple(slices))
 
     def acknowledge(self, batch: Batch) -> None:
         """Remove the lines of ``batch``: the registry has stored them."""
-        count, size = self._db.execute(
-            "SELECT count(*), coalesce(sum(length(CAST(text AS BLOB))), 0) FROM lines "
-            "WHERE id <= ?",
-            (batch.last_id,),
-        ).fetchone()
-        self._db.execute("DELETE FROM lines WHERE id <= ?", (batch.last_id,))
-        self.pending_lines -= count
-        self.pending_bytes -= size + count * LINE_OVERHEAD_BYTES
+        finished: list[int] = []
+        partial: tuple[_Chunk, int] | None = None
+        acked_bytes = 0
+        for chunk, start, end in batch.slices:
+            if end == len(chunk.texts):
+                finished.append(chunk.id)
+                acked_bytes += chunk.bytes_left
+            else:
+                partial = (chunk, end)
+                acked_bytes += _size(chunk.texts[start:end])
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in finished])
+            if partial is not None:
+                db.execute("UPDATE chunks SET done = ? WHERE id = ?", (partial[1], partial[0].id))
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            db.execute("ROLLBACK")
+            raise
+        for _ in finished:
+            chunk = self._cache.popleft()
+            self._cached_bytes -= chunk.bytes_left
+        if partial is not None:
+            chunk, end = partial
+            used = _size(chunk.texts[chunk.done:end])
+            chunk.bytes_left -= used
+            self._cached_bytes -= used
+            chunk.done = end
+        self.pending_lines -= batch.count
+        self.pending_bytes -= acked_bytes
         if self._full_warned and self._has_room(self.max_bytes // 10):
             self._full_warned = False
             log.warning("spool %s has room again; lines are kept again", self.directory)
+
+    def _load(self) -> None:
+        """Fill the cache with the oldest chunks on disk."""
+        rows = self._db.execute(
+            "SELECT id, node, service, instance, stream, time, first_seq, done, text "
+            "FROM chunks ORDER BY id"
+        )
+        self._on_disk_only = False
+        for row_id, node, service, instance, stream, when, first, done, text in rows:
+            if self._cached_bytes >= self._cache_cap:
+                self._on_disk_only = True
+                break
+            texts = text.split("\n")
+            size = _size(texts[done:])
+            head = _line_head(node, service, instance, stream, when)
+            self._cache.append(_Chunk(row_id, head, texts, first, done, size))
+            self._cached_bytes += size
 
     # -- events --------------------------------------------------------------------------
 

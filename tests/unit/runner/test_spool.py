@@ -7,7 +7,7 @@ from pylm.runner.spool import LINE_OVERHEAD_BYTES, Spool, SpoolError
 
 
 def _texts(batch):
-    return [line["text"] for line in batch.lines]
+    return [line["text"] for line in batch.lines()]
 
 
 def test_lines_come_back_in_order_with_increasing_seqs(tmp_path: Path):
@@ -18,8 +18,8 @@ def test_lines_come_back_in_order_with_increasing_seqs(tmp_path: Path):
         spool.append("n", "Master", "Master.0", "stdout", 3.0, ["d"])
         batch = spool.next_batch(100, 1 << 20)
         assert _texts(batch) == ["a", "b", "c", "d"]
-        assert [line["seq"] for line in batch.lines] == [1, 2, 1, 3]
-        assert batch.lines[2] == {"node": "n", "service": "Worker", "instance": "Worker.0",
+        assert [line["seq"] for line in batch.lines()] == [1, 2, 1, 3]
+        assert batch.lines()[2] == {"node": "n", "service": "Worker", "instance": "Worker.0",
                                   "stream": "stderr", "time": "1970-01-01T00:00:02.000000+00:00",
                                   "seq": 1, "text": "c"}
         assert spool.pending_lines == 4
@@ -31,8 +31,8 @@ def test_batches_respect_line_and_byte_limits(tmp_path: Path):
     spool = Spool(tmp_path)
     try:
         spool.append("n", "S", "S.0", "stdout", 1.0, [f"line {i}" for i in range(10)])
-        assert len(spool.next_batch(3, 1 << 20).lines) == 3
-        assert len(spool.next_batch(100, 1).lines) == 1  # at least one line, always
+        assert spool.next_batch(3, 1 << 20).count == 3
+        assert spool.next_batch(100, 1).count == 1  # at least one line, always
     finally:
         spool.close()
 
@@ -50,7 +50,7 @@ def test_acknowledged_lines_leave_and_the_rest_survives_a_restart(tmp_path: Path
         assert again.pending_lines == 1
         assert _texts(again.next_batch(10, 1 << 20)) == ["c"]
         again.append("n", "S", "S.0", "stdout", 2.0, ["d"])  # seqs continue, never reused
-        assert [line["seq"] for line in again.next_batch(10, 1 << 20).lines] == [3, 4]
+        assert [line["seq"] for line in again.next_batch(10, 1 << 20).lines()] == [3, 4]
     finally:
         again.close()
 
@@ -107,3 +107,49 @@ def test_unusable_directory_is_a_clear_error(tmp_path: Path):
     blocker.write_text("not a directory")
     with pytest.raises(SpoolError, match="cannot use it"):
         Spool(blocker / "spool")
+
+
+def test_a_batch_may_end_inside_a_chunk_and_the_rest_survives_a_restart(tmp_path: Path):
+    spool = Spool(tmp_path)
+    spool.append("n", "S", "S.0", "stdout", 1.0, ["a", "b", "c", "d"])
+    first = spool.next_batch(3, 1 << 20)
+    assert _texts(first) == ["a", "b", "c"]
+    spool.acknowledge(first)
+    assert spool.pending_lines == 1
+    spool.close()
+    again = Spool(tmp_path)
+    try:
+        batch = again.next_batch(10, 1 << 20)
+        assert [(line["seq"], line["text"]) for line in batch.lines()] == [(4, "d")]
+        again.acknowledge(batch)
+        assert again.pending_lines == 0 and again.next_batch(10, 1 << 20) is None
+    finally:
+        again.close()
+
+
+def test_lines_beyond_the_memory_cache_come_from_disk_in_order(tmp_path: Path):
+    spool = Spool(tmp_path, cache_bytes=500)
+    try:
+        for i in range(50):
+            spool.append("n", "S", "S.0", "stdout", float(i), [f"line {i}"])
+        seen: list[str] = []
+        late = False
+        while (batch := spool.next_batch(7, 1 << 20)) is not None:
+            seen += _texts(batch)
+            spool.acknowledge(batch)
+            if len(seen) > 20 and not late:  # appended while older lines are on disk only
+                late = spool.append("n", "S", "S.1", "stdout", 99.0, ["late"]) == 1
+        assert seen[:50] == [f"line {i}" for i in range(50)]
+        assert seen[50:] == ["late"]
+        assert spool.pending_lines == 0 and spool.pending_bytes == 0
+    finally:
+        spool.close()
+
+
+def test_newlines_inside_a_text_end_lines(tmp_path: Path):
+    spool = Spool(tmp_path)
+    try:
+        assert spool.append("n", "S", "S.0", "stdout", 1.0, ["a\nb", "c"]) == 3
+        assert _texts(spool.next_batch(10, 1 << 20)) == ["a", "b", "c"]
+    finally:
+        spool.close()
