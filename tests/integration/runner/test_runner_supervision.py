@@ -173,3 +173,35 @@ def _node_file(lab: Lab, processors: int) -> str:
     path = lab.directory / f"node-{processors}.ini"
     path.write_text(f"[DEFAULT]\nIp = 127.0.0.1\nProcessors = {processors}\n")
     return str(path)
+
+
+def test_user_chosen_cluster_key_needs_the_users_key(lab: Lab):
+    config = f"[Printer]\nScript = {lab.script('printer.py', PRINTER)}\n"
+    lab.registry.call("POST", "/api/v1/clusters", {"config": config, "key": "my-own-key"})
+    refused = lab.runner("my-own-key", "--name", "node-a", name="refused")
+    assert refused.wait() == 2
+    assert "pylm-runner: the registry refused node 'node-a'" in refused.err()
+    accepted = lab.runner("my-own-key", "--name", "node-a", "--key", lab.registry.key,
+                          name="accepted")
+    wait_until(lambda: "printer up" in accepted.out(), what="the printer")
+
+
+def test_restarted_runner_ends_what_its_killed_predecessor_left(lab: Lab):
+    deaf = """
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf up", os.getpid(), flush=True)
+while True:
+    time.sleep(0.1)
+"""
+    cluster = lab.registry.create_cluster(f"[Deaf]\nScript = {lab.script('deaf.py', deaf)}\n")
+    spool = str(lab.directory / "shared.spool")
+    first = lab.runner(cluster, "--name", "node-a", "--spool", spool, name="first")
+    pid = int(wait_until(lambda: re.findall(r"deaf up (\d+)", first.out()), what="deaf")[0])
+    first.signal(signal.SIGKILL)
+    first.wait()
+    assert pid_alive(pid)  # it ignores the SIGTERM sent when its runner died
+    second = lab.runner(cluster, "--spool", spool, name="second")
+    wait_until(lambda: "deaf up" in second.out(), what="the new instance")
+    assert "Deaf.0: ended processes a previous runner left behind" in second.err()
+    assert not pid_alive(pid)
