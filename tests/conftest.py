@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -113,6 +115,26 @@ class Procs:
             proc.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Fail a test that leaves a ZeroMQ socket open or a child process running."""
+    context = zmq.Context.instance()
+    before = {id(s) for s in context._sockets if not s.closed}
+    yield
+    leaked = [s for s in context._sockets if not s.closed and id(s) not in before]
+    for sock in leaked:
+        sock.close(linger=0)
+    deadline = time.monotonic() + 5
+    children = psutil.Process().children(recursive=True)
+    while children and time.monotonic() < deadline:
+        time.sleep(0.05)
+        children = [c for c in children if c.is_running() and c.status() != "zombie"]
+    for child in children:
+        child.kill()
+    assert not leaked, f"{len(leaked)} ZeroMQ socket(s) left open"
+    assert not children, f"child processes left running: {[c.pid for c in children]}"
+
+
 @pytest.fixture
 def procs(tmp_path: Path) -> Iterator[Procs]:
     manager = Procs(tmp_path)
@@ -124,7 +146,8 @@ def procs(tmp_path: Path) -> Iterator[Procs]:
 
 def legacy_python() -> str:
     """The interpreter of the virtualenv holding the original pylm 0.14.4 (scripts/legacy-venv)."""
-    path = os.environ.get("PYLM_LEGACY_PYTHON") or str(ROOT / ".bench" / "legacy" / "bin" / "python")
+    default = ROOT / ".bench" / "legacy" / "bin" / "python"
+    path = os.environ.get("PYLM_LEGACY_PYTHON") or str(default)
     if not Path(path).exists():
         pytest.fail(f"the original pylm is not installed at {path}: run scripts/legacy-venv")
     return path

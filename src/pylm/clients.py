@@ -25,7 +25,7 @@ from pylm.errors import RemoteError
 from pylm.log import component_logger
 from pylm.message import PalmMessage
 from pylm.parts import wire
-from pylm.parts.core import DEFAULT_HWM, zmq_context
+from pylm.parts.core import DEFAULT_HWM, has_input, zmq_context
 
 __all__ = ["Client"]
 
@@ -36,6 +36,13 @@ BATCH_BYTES = 256 * 1024
 PUSH_HWM = 16
 
 Function = str | list[str] | tuple[str, ...]
+
+
+def _wait_ms(deadline: float | None) -> int | None:
+    """Milliseconds left until ``deadline`` (None: wait forever; at least 0)."""
+    if deadline is None:
+        return None
+    return max(0, int((deadline - time.monotonic()) * 1000))
 
 
 def _function_text(function: Function) -> str:
@@ -73,6 +80,7 @@ class Client:
         self.push_address = push_address
         self.sub_address = sub_address
         self._calls = itertools.count(1)
+        self._ident = self.uuid.encode()
         self._push: zmq.Socket | None = None
         self._sub: zmq.Socket | None = None
         try:
@@ -144,11 +152,8 @@ class Client:
         """The results waiting in the SUB socket that belong to ``call``."""
         sub = self._sub
         assert sub is not None
-        while True:
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(sub):
+            frames = sub.recv_multipart(zmq.NOBLOCK)
             items = frames[1:]
             if frames[-1][:2] == wire.BATCH:
                 try:
@@ -187,12 +192,38 @@ class Client:
         Raises :class:`~pylm.errors.RemoteError` when the server reports a failure and
         ``TimeoutError`` when no result comes within ``timeout`` seconds.
         """
-        results = list(self.job(function, (payload,), messages=messages, cache=cache,
-                                timeout=timeout))
-        for result in results:
-            if isinstance(result, RemoteError):
-                raise result
-        return results[0] if messages == 1 else results  # type: ignore[return-value]
+        if self._push is None or self._sub is None:
+            raise RuntimeError("the client is closed")
+        call = next(self._calls)
+        frame = self._message(_function_text(function), payload, cache, call << 32)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._send(frame, deadline)
+        results: list[bytes] = []
+        while len(results) < messages:
+            for message in self._results(call):
+                outcome = self._outcome(message)
+                if isinstance(outcome, RemoteError):
+                    raise outcome
+                results.append(outcome)
+            if len(results) >= messages:
+                break
+            if not self._sub.poll(_wait_ms(deadline)):
+                raise TimeoutError(
+                    f"no result from {self.server_name} within {timeout} s "
+                    f"({len(results)} of {messages} received)"
+                )
+        return results[0] if messages == 1 else results
+
+    def _send(self, frame: bytes, deadline: float | None) -> None:
+        push = self._push
+        assert push is not None
+        while True:
+            try:
+                push.send(frame, zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                if not push.poll(_wait_ms(deadline), zmq.POLLOUT):
+                    raise TimeoutError(f"{self.server_name} does not take messages") from None
 
     def job(
         self,
@@ -240,7 +271,8 @@ class Client:
                         sent += 1
                     if not batch:
                         break
-                    frame = batch[0] if len(batch) == 1 else wire.BATCH + wire.pack(batch)
+                    frame = batch[0] if len(batch) == 1 else wire.with_id(
+                        wire.CLIENT_BATCH, self._ident, wire.pack(batch))
                 try:
                     push.send(frame, zmq.NOBLOCK)
                 except zmq.Again:

@@ -1,7 +1,6 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import pytest
 
 from pylm.errors import MessageError, RoutingError
 from pylm.message import PalmMessage, current_step, decode, error_reply

@@ -10,6 +10,7 @@ hands what it still held to other workers) and exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -25,7 +26,7 @@ from pylm.lifecycle import StopSignal
 from pylm.log import component_logger
 from pylm.message import PalmMessage
 from pylm.parts import wire
-from pylm.parts.core import zmq_context
+from pylm.parts.core import has_input, zmq_context
 
 __all__ = ["Worker", "MuxWorker"]
 
@@ -67,6 +68,7 @@ class Worker:
         self.logger.info("Got worker push address: %s", self.push_address)
         self.pull_address = pull_address or self._discover("worker_push_address")
         self.logger.info("Got worker pull address: %s", self.pull_address)
+        self.master = self._discover("name", required=False)
         interval = self._discover("heartbeat_interval", required=False)
         if interval:
             self.heartbeat = float(interval)
@@ -139,10 +141,8 @@ class Worker:
         frame = wire.with_id(wire.HEARTBEAT, self.name.encode())
         try:
             while not stop.wait(self.heartbeat / 2):
-                try:
+                with contextlib.suppress(zmq.Again):
                     sock.send(frame, zmq.NOBLOCK)
-                except zmq.Again:
-                    pass
         finally:
             sock.close()
 
@@ -157,8 +157,8 @@ class Worker:
         jobs_socket.send(wire.HELLO + str(self.prefetch).encode())
         while not self._stop.is_set:
             timeout = 0 if queue else None
-            if out:
-                timeout = 0 if queue else max(0, int((oldest + FLUSH_DELAY - time.monotonic()) * 1000))
+            if out and not queue:
+                timeout = max(0, int((oldest + FLUSH_DELAY - time.monotonic()) * 1000))
             for target, _ in poller.poll(timeout):
                 if target is jobs_socket:
                     self._take(jobs_socket, queue)
@@ -183,11 +183,8 @@ class Worker:
             results.send(wire.with_id(wire.RESULTS, ident, wire.pack(out)))
 
     def _take(self, jobs_socket: zmq.Socket, queue: deque[tuple[int, bytes]]) -> None:
-        while True:
-            try:
-                frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(jobs_socket):
+            frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
             frame = frames[-1]
             head = frame[:2]
             if head == wire.JOBS:
@@ -218,7 +215,8 @@ class Worker:
             return
         index = 0
         last: PalmMessage | None = None
-        for result, _failed in execute(self._functions, "", message, self.logger, many=self.many):
+        results = execute(self._functions, self.master, message, self.logger, many=self.many)
+        for result, _failed in results:
             if result is None:
                 continue
             if last is not None:

@@ -16,7 +16,16 @@ from pylm.cache import CacheRequestError, answer
 from pylm.errors import MessageError, RoutingError
 from pylm.message import PalmMessage, current_step, decode, describe, error_reply
 from pylm.parts import wire
-from pylm.parts.core import Bypass, Handler, Inbound, Outbound, Part, default_hook, is_default
+from pylm.parts.core import (
+    Bypass,
+    Handler,
+    Inbound,
+    Outbound,
+    Part,
+    default_hook,
+    has_input,
+    is_default,
+)
 from pylm.parts.dispatch import WorkerPool
 from pylm.parts.sending import Backlog
 from pylm.parts.subscriptions import Subscriptions
@@ -68,7 +77,11 @@ class _Checked(Inbound):
         self.server = server
 
     def receive(self, frames: list[bytes]) -> None:
-        if frames[-1][:2] == wire.BATCH:
+        head = frames[-1][:2]
+        if head == wire.CLIENT_BATCH:
+            self._client_batch(frames)
+            return
+        if head == wire.BATCH:
             try:
                 items = wire.unpack(frames[-1], 2)
             except wire.WireError as exc:
@@ -99,6 +112,29 @@ class _Checked(Inbound):
                 self.reject(frames)
                 return
         self.forward(message, data)
+
+    def _client_batch(self, frames: list[bytes]) -> None:
+        """A batch from one client. When the messages go straight to workers, they are queued
+        as they are (the workers check them); otherwise each one is decoded and checked."""
+        try:
+            ident, offset = wire.split_id(frames[-1])
+            items = wire.unpack(frames[-1], offset)
+        except wire.WireError as exc:
+            self.logger.error("%s: dropped a batch: %s", self.name, exc)
+            return
+        assert self.router is not None
+        target = self.router.parts[self.route]
+        if not (isinstance(target, WorkerPushService) and is_default(self.scatter)):
+            for item in items:
+                self.receive_one(item, frames)
+            return
+        client = ident.decode(errors="replace")
+        for item in items:
+            if len(item) > self.max_message_size:
+                self._too_large(item)
+                continue
+            target.submit(item, client, batched=True)
+            self.count()
 
     def _too_large(self, data: bytes) -> None:
         reason = f"message of {len(data)} bytes is over the limit of {self.max_message_size}"
@@ -212,6 +248,7 @@ class PubService(Outbound):
         self.server = self.server or own_name(self)
         self.socket = self.make_socket(context, zmq.XPUB)
         self.socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self.socket.setsockopt(zmq.XPUB_VERBOSER, 1)  # count subscribers (subscriptions.py)
         self.bind(self.socket)
         self.backlog = Backlog(self)
         self.backlog.socket = self.socket
@@ -254,8 +291,12 @@ class PubService(Outbound):
             topic, out = self.handle_stream(out)
             if out.batched and topic == out.client:
                 self._add_to_batch(topic.encode(), out.SerializeToString())
+                continue
+            key = topic.encode()
+            if self.subscriptions.batchable(key):
+                self._add_to_batch(key, out.SerializeToString())
             else:
-                self.publish(topic.encode(), out.SerializeToString())
+                self.publish(key, out.SerializeToString())
 
     def _add_to_batch(self, topic: bytes, data: bytes) -> None:
         batch = self._batches.get(topic)
@@ -274,6 +315,8 @@ class PubService(Outbound):
             self._publish_frames(batch_frames(topic, batch))
 
     def publish(self, topic: bytes, data: bytes) -> None:
+        if topic in self._batches:  # keep the order: what waits in a batch goes first
+            self._publish_frames(batch_frames(topic, self._batches.pop(topic)))
         self._publish_frames([topic, data])
 
     def _publish_frames(self, frames: list[bytes]) -> None:
@@ -290,11 +333,8 @@ class PubService(Outbound):
 
     def _on_subscription(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                frame = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            frame = self.socket.recv(zmq.NOBLOCK)
             for frames in self.subscriptions.update(frame):
                 self.backlog.send(frames)
 
@@ -353,7 +393,11 @@ class WorkerPushService(Outbound):
 
     def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
         data = raw if raw is not None else message.SerializeToString()
-        self.pool.submit(data, message.client, message.batched)
+        self.submit(data, message.client, message.batched)
+
+    def submit(self, data: bytes, client: str, batched: bool = False) -> None:
+        """Queue a serialized message for the workers (results go to ``client``)."""
+        self.pool.submit(data, client, batched)
         self.schedule()
         self.count()
 
@@ -382,11 +426,8 @@ class WorkerPushService(Outbound):
 
     def _on_worker(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            frames = self.socket.recv_multipart(zmq.NOBLOCK)
             if len(frames) == 2 and frames[1][:2] == wire.HELLO:
                 try:
                     credit = int(frames[1][2:])
@@ -394,7 +435,8 @@ class WorkerPushService(Outbound):
                     self.logger.error("%s: bad HELLO from %r", self.name, frames[0])
                     continue
                 self.pool.hello(frames[0], credit)
-                self.logger.info("%s: worker %s ready", self.name, frames[0].decode(errors="replace"))
+                ident = frames[0].decode(errors="replace")
+                self.logger.info("%s: worker %s ready", self.name, ident)
                 self.schedule()
             else:
                 self.logger.error("%s: dropped an unexpected frame from %r", self.name, frames[0])
@@ -528,11 +570,8 @@ class CacheService(Bypass):
 
     def _on_request(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                data = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            data = self.socket.recv(zmq.NOBLOCK)
             name = self.server or own_name(self)
             try:
                 reply = answer(self.cache, data, name)

@@ -12,10 +12,16 @@ kind byte, then the body.
 
 **Clients.** A plain PALM client (pylm 0.14) pushes one serialized PalmMessage per ZeroMQ
 message and receives ``[topic, message]``; that never changes. Our client pushes
-``BATCH + pack(messages)`` and sets ``batched`` on its messages; results for such a client
+``CLIENT_BATCH + id + pack(messages)`` (``id``: its client id, length-prefixed as below), all
+of them from that client with ``batched`` set, so a master can queue them for its workers
+without decoding each one (the workers check them); results for such a client
 are published as ``[topic, BATCH + pack(messages)]`` (or plainly when there is just one).
-Only messages published to the client itself are batched: a pipeline downstream always
-receives plain ``[topic, message]``.
+
+**Streams.** A message published down a pipeline goes as ``[topic, BATCH + pack(...)]``
+only when every subscriber of that topic reads batches: our ``SubConnection`` announces it
+by also subscribing to ``NUL B`` + topic (``subscriptions.BATCH_READER``), and the XPUB
+counts subscribers. A plain PALM subscriber (pylm 0.14) on the topic, or any subscription
+to a shorter prefix of it, makes the publisher send plain ``[topic, message]`` again.
 
 **Workers.** Worker DEALER (identity = worker id) <-> master ROUTER at
 ``worker_push_address`` (the ROUTER adds and strips the identity frame)::
@@ -42,12 +48,13 @@ from __future__ import annotations
 import struct
 
 __all__ = [
-    "BATCH", "HELLO", "JOBS", "RESYNC", "RESULTS", "HEARTBEAT", "BYE",
+    "BATCH", "CLIENT_BATCH", "HELLO", "JOBS", "RESYNC", "RESULTS", "HEARTBEAT", "BYE",
     "FINAL", "PARTIAL", "DONE", "pack", "unpack", "with_id", "split_id", "WireError",
     "JOB_HEADER", "RESULT_HEADER",
 ]
 
 BATCH = b"\x00B"
+CLIENT_BATCH = b"\x00C"
 HELLO = b"\x00H"
 JOBS = b"\x00J"
 RESYNC = b"\x00S"

@@ -41,6 +41,7 @@ class AppSettings:
     max_body: int = DEFAULT_MAX_BODY
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     lost_after: float | None = None
+    legacy_log_read: bool = False  # GET /logs with a generated cluster key alone (0.4 clients)
     follow_poll: float = 0.5
 
     @property
@@ -103,16 +104,24 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def watching_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
         try:
             await self.app(scope, receive, watching_send)
+        except Exception as exc:  # the answer carries no detail; the log does
+            status = 500
+            log.error("internal error on %s %s", scope["method"], self._route(scope),
+                      exc_info=exc)
+            if not started:
+                await _error(scope, 500, "internal error")(scope, receive, send)
         finally:
             route = self._route(scope)
             self.metrics.count_request(scope["method"], route, status)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -103,11 +104,13 @@ class InstanceState(Base):
 
 
 class LogLine(Base):
-    """One printed line. ``(cluster_id, source, instance, seq)`` is unique: resends dedupe."""
+    """One printed line; ``(cluster_id, source, instance, seq)`` is unique when seq is set."""
 
     __tablename__ = "log_lines"
     __table_args__ = (
-        UniqueConstraint("cluster_id", "source", "instance", "seq", name="uq_log_lines_seq"),
+        # Partial: lines without a sequence number (legacy POST /logs) skip this index.
+        Index("uq_log_lines_seq", "cluster_id", "source", "instance", "seq", unique=True,
+              sqlite_where=text("seq IS NOT NULL"), postgresql_where=text("seq IS NOT NULL")),
         Index("ix_log_lines_cluster_id", "cluster_id", "id"),
         Index("ix_log_lines_cluster_service_id", "cluster_id", "service", "id"),
         Index("ix_log_lines_cluster_time", "cluster_id", "time"),

@@ -8,11 +8,12 @@ runners joining at once never get the same replica or the same port.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,9 @@ from sqlalchemy.pool import StaticPool
 
 from pylm.registry import auth
 from pylm.registry.config import ClusterConfig, NodeSpec, parse_cluster
-from pylm.registry.logs import LogQuery
+from pylm.registry.logs import LogQuery, LogRow
 from pylm.registry.models import ApiKey, Cluster, InstanceState, LogLine, Node, Setting, User
-from pylm.registry.planner import PlacedInstance, Placement, plan
+from pylm.registry.planner import PlacedInstance, Placement, fresh_name, plan
 
 __all__ = [
     "ClusterInfo",
@@ -44,8 +45,13 @@ __all__ = [
 HOME_ENV = "PYLM_REGISTRY_HOME"
 DB_FILE = "registry.db"
 SECRET_SETTING = "signing_secret"
+MIGRATION_LOCK_ID = 0x70796C6D  # "pylm": the advisory lock taken while migrating
 SQLITE_BUSY_MS = 60_000
+SQLITE_CACHE_KIB = 65_536
 LOG_INSERT_CHUNK = 1000
+LOG_COLUMNS = ("cluster_id", "time", "node", "service", "instance", "stream", "source", "seq",
+               "text")
+PG_LOG_TYPES = ("integer", "timestamp", "text", "text", "text", "text", "text", "bigint", "text")
 
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -96,6 +102,7 @@ class ClusterInfo:
     placement: Placement
     retention: int | None
     created_at: datetime
+    owner_active: bool = True
 
     @property
     def config(self) -> ClusterConfig:
@@ -115,7 +122,7 @@ def _user(row: Mapping[str, Any]) -> UserInfo:
 def _cluster(row: Mapping[str, Any]) -> ClusterInfo:
     return ClusterInfo(row["id"], row["key"], bool(row["key_generated"]), row["alias"],
                        row["owner_id"], row["description"], Placement.from_dict(row["placement"]),
-                       row["retention"], row["created_at"])
+                       row["retention"], row["created_at"], bool(row.get("owner_active", True)))
 
 
 class Store:
@@ -127,9 +134,9 @@ class Store:
         self.default_retention = default_retention
         self._lock: threading.RLock | None = None
         self._engine = self._make_engine()
-        self._migrate()
-        self.secret = self._ensure_secret()
+        self.secret = self._migrate()
         self._since_prune: dict[int, int] = {}
+        self._insert_sql: dict[tuple[int, bool], str] = {}
 
     # -- engine and transactions ------------------------------------------------------------
     def _make_engine(self) -> Engine:
@@ -154,6 +161,7 @@ class Store:
                     cursor.execute("PRAGMA journal_mode=WAL")
                     cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
@@ -173,15 +181,19 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> str:
+        """Bring the schema to the newest revision; answers the signing secret.
+
+        One transaction, under an advisory lock on PostgreSQL (``BEGIN IMMEDIATE`` on
+        SQLite), so processes starting together neither race on the DDL nor on the secret.
+        """
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._tx(write=True) as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-
-    def _ensure_secret(self) -> str:
-        with self._tx(write=True) as conn:
             value = conn.execute(
                 select(settings.c.value).where(settings.c.name == SECRET_SETTING)).scalar()
             if value is None:
@@ -285,7 +297,10 @@ class Store:
 
     def get_cluster(self, key: str) -> ClusterInfo | None:
         with self._tx() as conn:
-            row = conn.execute(select(clusters).where(clusters.c.key == key)).mappings().first()
+            row = conn.execute(
+                select(clusters, users.c.active.label("owner_active"))
+                .join(users, users.c.id == clusters.c.owner_id)
+                .where(clusters.c.key == key)).mappings().first()
         return _cluster(row) if row else None
 
     def clusters_of(self, owner_id: int) -> list[ClusterInfo]:
@@ -314,8 +329,13 @@ class Store:
                          .values(retention=retention))
 
     # -- placement and node states ----------------------------------------------------------
-    def join(self, key: str, node: NodeSpec) -> tuple[PlacedInstance, ...]:
-        """Place what ``node`` can run, atomically for this cluster; idempotent per name."""
+    def join(self, key: str, node: NodeSpec, *, fresh: bool = False
+             ) -> tuple[PlacedInstance, ...]:
+        """Place what ``node`` can run, atomically for this cluster; idempotent per name.
+
+        With ``fresh`` (legacy ``node_config``) a name that already joined gets a new
+        suffixed name, so the request places anew as the original registry did.
+        """
         now = utcnow()
         with self._tx(write=True) as conn:
             row = conn.execute(select(clusters).where(clusters.c.key == key)
@@ -323,6 +343,8 @@ class Store:
             if row is None:
                 raise NotFound("cluster not found")
             cluster = _cluster(row)
+            if fresh:
+                node = replace(node, name=fresh_name(cluster.placement, node.name))
             placed, after = plan(cluster.config, node, cluster.placement)
             if after is not cluster.placement:
                 conn.execute(update(clusters).where(clusters.c.id == cluster.id)
@@ -388,34 +410,73 @@ class Store:
             }
 
     # -- logs -------------------------------------------------------------------------------
-    def ingest(self, cluster_id: int, lines: Sequence[Mapping[str, Any]]) -> int:
-        """Store lines once per (cluster, source, instance, seq); answers how many were new."""
+    def ingest(self, cluster_id: int, lines: Sequence[LogRow | tuple[Any, ...]]) -> int:
+        """Store lines once per (cluster, source, instance, seq); answers how many were new.
+
+        Each line is a :class:`LogRow` or a plain tuple in the same field order.
+        """
         if not lines:
             return 0
-        stmt = self._insert(log_lines).on_conflict_do_nothing(
-            index_elements=["cluster_id", "source", "instance", "seq"])
-        rows = [{"cluster_id": cluster_id, "time": line["time"], "node": line.get("node", ""),
-                 "service": line.get("service", ""), "instance": line.get("instance", ""),
-                 "stream": line.get("stream", "stdout"), "source": line.get("source", ""),
-                 "seq": line.get("seq"), "text": line["text"]} for line in lines]
+        if self.dialect == "sqlite":
+            # SQLAlchemy's SQLite DATETIME text form, formatted once per distinct time.
+            times: dict[datetime, str] = {}
+            for line in lines:
+                if line[0] not in times:
+                    times[line[0]] = line[0].isoformat(sep=" ", timespec="microseconds")
+            rows = [(cluster_id, times[line[0]], *line[1:]) for line in lines]
+        else:
+            rows = [(cluster_id, *line) for line in lines]
+        sqlite = self.dialect == "sqlite"
         accepted = 0
         with self._tx(write=True) as conn:
             for start in range(0, len(rows), LOG_INSERT_CHUNK):
                 chunk = rows[start:start + LOG_INSERT_CHUNK]
-                accepted += conn.execute(stmt, chunk).rowcount
-        self._maybe_prune(cluster_id, accepted)
+                dedupe = any(row[7] is not None for row in chunk)
+                if sqlite:
+                    params: tuple[Any, ...] = tuple(itertools.chain.from_iterable(chunk))
+                else:  # one array per column: nine parameters whatever the batch size
+                    params = tuple(list(column) for column in zip(*chunk, strict=True))
+                accepted += conn.exec_driver_sql(self._log_insert_sql(len(chunk), dedupe),
+                                                 params).rowcount
+            keep = conn.execute(select(clusters.c.retention)
+                                .where(clusters.c.id == cluster_id)).scalar()
+        if keep is not None:
+            self._maybe_prune(cluster_id, accepted, keep)
         return accepted
 
-    def _maybe_prune(self, cluster_id: int, added: int) -> None:
+    def _log_insert_sql(self, rows: int, dedupe: bool) -> str:
+        """One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` for a batch of lines.
+
+        Written out (and cached) rather than built by SQLAlchemy, whose compiler would
+        rebuild a 9,000-parameter statement for every batch: on SQLite a ``VALUES`` list per
+        batch size, on PostgreSQL one ``INSERT ... SELECT FROM unnest(column arrays)``. The
+        rowcount is the number of new lines. Batches without sequence numbers (legacy) cannot
+        collide and skip the conflict clause.
+        """
+        if self.dialect != "sqlite":
+            rows = 0  # PostgreSQL: one statement over unnest(arrays) serves every size
+        sql = self._insert_sql.get((rows, dedupe))
+        if sql is None:
+            columns = ", ".join(LOG_COLUMNS)
+            if self.dialect == "sqlite":
+                one = "(" + ", ".join(["?"] * len(LOG_COLUMNS)) + ")"
+                sql = f"INSERT INTO log_lines ({columns}) VALUES " + ", ".join([one] * rows)
+            else:
+                arrays = ", ".join(f"%s::{kind}[]" for kind in PG_LOG_TYPES)
+                sql = f"INSERT INTO log_lines ({columns}) SELECT * FROM unnest({arrays})"
+            if dedupe:
+                sql += (" ON CONFLICT (cluster_id, source, instance, seq)"
+                        " WHERE seq IS NOT NULL DO NOTHING")
+            self._insert_sql[(rows, dedupe)] = sql
+        return sql
+
+    def _maybe_prune(self, cluster_id: int, added: int, keep: int) -> None:
+        """Prune once a tenth of the retention (at least 100 lines) arrived since last time."""
         count = self._since_prune.get(cluster_id, 0) + added
         self._since_prune[cluster_id] = count
-        with self._tx() as conn:
-            keep = conn.execute(select(clusters.c.retention).where(clusters.c.id == cluster_id)
-                                ).scalar()
-        if keep is None or count < max(100, keep // 10):
-            return
-        self._since_prune[cluster_id] = 0
-        self.prune(cluster_id, keep)
+        if count >= max(100, keep // 10):
+            self._since_prune[cluster_id] = 0
+            self.prune(cluster_id, keep)
 
     def prune(self, cluster_id: int, keep: int) -> int:
         """Delete all but the newest ``keep`` lines of a cluster."""

@@ -91,8 +91,10 @@ def upgrade() -> None:
         sa.Column("source", sa.String(100), nullable=False),
         sa.Column("seq", sa.BigInteger, nullable=True),
         sa.Column("text", sa.Text, nullable=False),
-        sa.UniqueConstraint("cluster_id", "source", "instance", "seq", name="uq_log_lines_seq"),
     )
+    op.create_index("uq_log_lines_seq", "log_lines", ["cluster_id", "source", "instance", "seq"],
+                    unique=True, sqlite_where=sa.text("seq IS NOT NULL"),
+                    postgresql_where=sa.text("seq IS NOT NULL"))
     op.create_index("ix_log_lines_cluster_id", "log_lines", ["cluster_id", "id"])
     op.create_index("ix_log_lines_cluster_service_id", "log_lines", ["cluster_id", "service", "id"])
     op.create_index("ix_log_lines_cluster_time", "log_lines", ["cluster_id", "time"])

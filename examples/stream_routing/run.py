@@ -1,0 +1,87 @@
+"""Routing a stream: the server sends even messages to one topic and odd ones to another.
+
+    python examples/stream_routing/run.py
+
+``handle_stream`` chooses each outgoing message's topic (and moves its stage on). The
+pipeline subscribed to ``even`` answers the client; the one subscribed to ``odd`` only
+logs. The client sends 10 messages and gets the 5 even ones back.
+"""
+
+import logging
+import multiprocessing
+import tempfile
+
+from pylm.clients import Client
+from pylm.discovery import CacheConnection
+from pylm.servers import Pipeline, Server
+
+
+class MyServer(Server):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.counter = 0
+
+    def foo(self, message: bytes) -> bytes:
+        return b"you sent me " + message
+
+    def handle_stream(self, message):
+        topic = "even" if self.counter % 2 == 0 else "odd"
+        self.counter += 1
+        message.stage += 1  # remember to move the stage on
+        return topic, message
+
+
+class EvenPipeline(Pipeline):
+    def foo(self, message: bytes) -> bytes:
+        return b"and I pipelined " + message
+
+
+class OddPipeline(Pipeline):
+    def foo(self, message: bytes) -> None:
+        self.logger.warning("Odd one: %s", message.decode())
+
+
+def server(folder: str) -> None:
+    MyServer("my_server", db_address=f"ipc://{folder}/server-db",
+             pull_address=f"ipc://{folder}/server-pull", pub_address=f"ipc://{folder}/server-pub",
+             pipelined=True, log_level=logging.WARNING).start()
+
+
+def even(folder: str) -> None:
+    EvenPipeline("my_pipeline", db_address=f"ipc://{folder}/even-db",
+                 sub_address=f"ipc://{folder}/server-pub", pub_address=f"ipc://{folder}/even-pub",
+                 previous="even", to_client=True, log_level=logging.WARNING).start()
+
+
+def odd(folder: str) -> None:
+    OddPipeline("my_pipeline", db_address=f"ipc://{folder}/odd-db",
+                sub_address=f"ipc://{folder}/server-pub", pub_address=f"ipc://{folder}/odd-pub",
+                previous="odd", to_client=True, log_level=logging.WARNING).start()
+
+
+def main() -> None:
+    spawn = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as folder:
+        processes = [spawn.Process(target=part, args=(folder,)) for part in (server, even, odd)]
+        for process in processes:
+            process.start()
+        try:
+            for branch in ("even", "odd"):  # both branches up before the stream starts
+                cache = CacheConnection(f"ipc://{folder}/{branch}-db", "my_pipeline")
+                cache.expect_server("my_pipeline", timeout=30)
+                cache.close()
+            with Client("my_server", f"ipc://{folder}/server-db",
+                        sub_address=f"ipc://{folder}/even-pub",
+                        logging_level=logging.WARNING) as client:
+                payloads = (b"message %d" % i for i in range(10))
+                for response in client.job(["my_server.foo", "my_pipeline.foo"], payloads,
+                                           messages=5, timeout=30):
+                    print("Client got:", response.decode())
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+                process.join(10)
+
+
+if __name__ == "__main__":
+    main()
