@@ -205,3 +205,24 @@ while True:
     wait_until(lambda: "deaf up" in second.out(), what="the new instance")
     assert "Deaf.0: ended processes a previous runner left behind" in second.err()
     assert not pid_alive(pid)
+
+
+def test_a_silent_runner_is_marked_lost_with_its_instances_then_live_again(lab: Lab):
+    cluster = lab.registry.create_cluster(
+        f"[Printer]\nScript = {lab.script('printer.py', PRINTER)}\n")
+    runner = lab.runner(cluster, "--name", "node-a")
+    wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
+               what="the printer running")
+    node = lab.registry.status(cluster)["nodes"][0]
+    assert node["name"] == "node-a" and node["state"] == "live" and node["last_heartbeat"]
+    runner.signal(signal.SIGSTOP)  # the runner falls silent (lost after 3 s)
+    try:
+        wait_until(lambda: lab.registry.status(cluster)["nodes"][0]["state"] == "lost",
+                   what="the node marked lost")
+        assert lab.registry.instance(cluster, "Printer.0")["state"] == "lost"
+    finally:
+        runner.signal(signal.SIGCONT)
+    wait_until(lambda: lab.registry.status(cluster)["nodes"][0]["state"] == "live",
+               what="the node live again")
+    wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
+               what="the printer running again")
