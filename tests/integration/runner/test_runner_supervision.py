@@ -226,3 +226,35 @@ def test_a_silent_runner_is_marked_lost_with_its_instances_then_live_again(lab: 
                what="the node live again")
     wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
                what="the printer running again")
+
+
+def test_second_signal_kills_at_once(lab: Lab):
+    deaf = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf up", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+    cluster = lab.registry.create_cluster(f"[Deaf]\nScript = {lab.script('deaf.py', deaf)}\n")
+    runner = lab.runner(cluster, "--name", "node-a", "--grace", "600")
+    wait_until(lambda: "deaf up" in runner.out(), what="the deaf component")
+    pid = wait_until(lambda: lab.registry.instance(cluster, "Deaf.0")["pid"], what="its pid")
+    runner.signal(signal.SIGINT)
+    wait_until(lambda: "stopping 1 instances" in runner.err(), what="the stop to begin")
+    runner.signal(signal.SIGINT)  # a second Ctrl-C: no more grace
+    assert runner.wait() == 0
+    assert "killing every component now" in runner.err()
+    assert not pid_alive(pid)
+
+
+def test_registry_unreachable_at_start_is_a_clear_error(lab: Lab):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens there once closed
+    argv_registry = f"http://127.0.0.1:{closed}"
+    runner = lab.runner("K", "--join-timeout", "1", "--registry", argv_registry, name="lonely")
+    assert runner.wait() == 2
+    assert f"registry {argv_registry} unreachable for 1 s" in runner.err()
