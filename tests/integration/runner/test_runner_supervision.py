@@ -37,11 +37,10 @@ def test_crash_loop_is_restarted_with_growing_delays_and_shown(lab: Lab):
         and i["restarts"] >= 4 and i,
         what="the crash loop in the status")
     assert status["last_exit"] == 3
-    starts = _events(lab, cluster, "Crasher.0", "start")
-    assert len(starts) >= 5
-    outputs = [line for line in lab.registry.logs(cluster, instance="Crasher.0",
-                                                  stream="stdout")]
-    assert sum(line["text"] == "crasher starting" for line in outputs) >= 5
+    starts = wait_until(lambda: (found := _events(lab, cluster, "Crasher.0", "start"))
+                        and len(found) >= 5 and found, what="five start events in the logs")
+    wait_until(lambda: sum(line["text"] == "crasher starting" for line in lab.registry.logs(
+        cluster, instance="Crasher.0", stream="stdout")) >= 5, what="five starts' output")
     restarts = _events(lab, cluster, "Crasher.0", "restart")
     delays = [float(re.search(r"in ([0-9.]+) s", line["text"])[1]) for line in restarts]
     assert all(later > earlier for earlier, later in zip(delays, delays[1:], strict=False))
@@ -62,7 +61,8 @@ def test_missing_command_is_a_clear_error_and_others_still_run(lab: Lab):
     runner = lab.runner(cluster, "--name", "node-a", "--config", _node_file(lab, 2))
     wait_until(lambda: "printer up" in runner.out(), what="the printer's first line")
     wait_until(lambda: "[Printer.0:err] printer warning" in runner.out(), what="stderr echo")
-    assert "command not found: '/no/such/program'" in runner.err()
+    wait_until(lambda: "command not found: '/no/such/program'" in runner.err(),
+               what="the error on the runner's stderr")
     wait_until(lambda: lab.registry.instance(cluster, "Missing.0")["state"] == "failed",
                what="Missing.0 failed in the status")
     wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
