@@ -317,8 +317,8 @@ def main() -> int:
             print(f"work directory (kept): {work}", file=sys.stderr)
         (work / "writer.py").write_text(WRITER)
         if not args.skip_new:
-            results.append(run_new(work, args.lines, quiet=False))
             results.append(run_new(work, args.lines, quiet=True, profile=args.profile))
+            results.append(run_new(work, args.lines, quiet=False))
         if not args.skip_legacy:
             if not (args.legacy_bin / "pylm-runner").exists():
                 print(f"no original runner in {args.legacy_bin}: run scripts/legacy-venv",
@@ -335,7 +335,7 @@ def main() -> int:
     for result in results:
         print(result.row())
     if len(results) == 3 and results[2].stored:
-        new, legacy = results[0], results[2]
+        new, legacy = results[1], results[2]
         new_rate = new.stored / new.forwarded_s
         legacy_rate = legacy.stored / legacy.forwarded_s
         cpu_ratio = (new.cpu_s / new.stored) / (legacy.cpu_s / max(1, legacy.stored))

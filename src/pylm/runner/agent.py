@@ -93,7 +93,8 @@ class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self._spool: Spool | None = None
-        self._echo = Echo(sys.stdout.buffer if settings.echo else None)
+        stdout = getattr(sys.stdout, "buffer", None)  # None when started with stdout closed
+        self._echo = Echo(stdout if settings.echo else None)
         self._node = ""
         self._services: dict[str, str] = {}
         self._prefixes: dict[tuple[str, str], str] = {}

@@ -55,3 +55,11 @@ def test_bad_node_file_exits_2_naming_the_key(tmp_path: Path, capsys):
     assert main(["--registry", "http://r", "--cluster", "K", "--config", str(node)]) == 2
     assert f"{node}: [DEFAULT] Ports_from = 'many' is not a whole number" in (
         capsys.readouterr().err)
+
+
+def test_a_runner_started_with_stdout_closed_does_not_echo(monkeypatch):
+    from pylm.runner.agent import Agent
+
+    monkeypatch.setattr("sys.stdout", None)
+    agent = Agent(_settings("--registry", "http://r", "--cluster", "K"))
+    assert agent._echo._thread is None  # no echo thread, and no crash
