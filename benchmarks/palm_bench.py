@@ -127,14 +127,14 @@ def detect_features(side: Side) -> dict[str, str | None]:
     return json.loads(answer.stdout)
 
 
-def describe(name: str, values: dict) -> str:
+def describe(values: dict) -> str:
     """The caveats worth printing next to a figure (losses, failures, timeouts)."""
     parts = []
     if values.get("lost"):
         parts.append(f"lost {values['lost']} of {values['sent']}")
     if values.get("timed_out"):
         parts.append("stopped waiting after a reply timeout")
-    for key in ("duplicates", "wrong"):
+    for key in ("duplicates", "wrong", "errors"):
         if values.get(key):
             parts.append(f"{values[key]} {key}")
     if values.get("failed"):
@@ -155,7 +155,7 @@ def measure(name: str, side: Side, sizes: Sizes, log_dir: Path) -> Outcome:
         except RunFailed as failure:
             return Outcome(Status.FAILED, note=f"failed: {str(failure).splitlines()[0]} "
                                                f"(logs in {log_dir})")
-    return Outcome.ok(values, describe(name, values))
+    return Outcome.ok(values, describe(values))
 
 
 def best(metric: Metric, outcomes: list[Outcome]) -> Outcome:
