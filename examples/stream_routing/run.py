@@ -7,6 +7,7 @@ pipeline subscribed to ``even`` answers the client; the one subscribed to ``odd`
 logs and counts in its cache. The client sends 10 messages and gets the 5 even ones back.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -78,9 +79,16 @@ def wait_for_count(db_address: str, count: int, timeout: float = 30.0) -> int:
         cache.close()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [spawn.Process(target=part, args=(folder,)) for part in (server, even, odd)]
         for process in processes:
             process.start()

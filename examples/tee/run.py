@@ -3,14 +3,15 @@
     python examples/tee/run.py
 
 Both pipelines are steps named ``my_pipeline`` (each has its own cache and publisher).
-The first answers the client; the second only counts what it sees (in its cache) and returns ``None``,
-which drops the message (nothing is published from it).
+The first answers the client; the second only counts what it sees (in its cache) and
+returns ``None``, which drops the message (nothing is published from it).
 
 The server holds its messages until a first subscriber shows up, but it cannot know how
 many branches to wait for: a branch that subscribes late misses what was published
 before. So the client first sends probes until both branches have seen one.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -94,9 +95,16 @@ def wait_for_count(folder: str, expected: int, timeout: float = 30.0) -> int:
     return seen
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         parts = (server, pipeline, silent_pipeline)
         processes = [spawn.Process(target=part, args=(folder,)) for part in parts]
         for process in processes:
