@@ -128,7 +128,10 @@ def test_gateway_calls_the_workers(procs: Procs) -> None:
         assert failed.text == "fail raised RuntimeError: this function always fails\n"
         missing = http.post("/nope", content=b"x")
         assert missing.status_code == 404 and "nope" in missing.text
-        assert http.post("/a.b", content=b"x").status_code == 404
+        assert http.post("/gw.foo", content=b"dotted").content == b"foo:dotted"  # original form
+        assert http.post("/foo/", content=b"slash").content == b"foo:slash"
+        assert http.post("/a.b.c", content=b"x").status_code == 404
+        assert http.post("/foo/bar", content=b"x").status_code == 404
         assert http.post("/", content=b"x").status_code == 404
         assert http.post("/set", content=b"x").status_code == 404  # framework methods
         refused = http.put("/foo", content=b"x")
