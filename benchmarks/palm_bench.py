@@ -127,14 +127,14 @@ def detect_features(side: Side) -> dict[str, str | None]:
     return json.loads(answer.stdout)
 
 
-def describe(name: str, values: dict) -> str:
+def describe(values: dict) -> str:
     """The caveats worth printing next to a figure (losses, failures, timeouts)."""
     parts = []
     if values.get("lost"):
         parts.append(f"lost {values['lost']} of {values['sent']}")
     if values.get("timed_out"):
         parts.append("stopped waiting after a reply timeout")
-    for key in ("duplicates", "wrong"):
+    for key in ("duplicates", "wrong", "errors"):
         if values.get(key):
             parts.append(f"{values[key]} {key}")
     if values.get("failed"):
@@ -155,7 +155,7 @@ def measure(name: str, side: Side, sizes: Sizes, log_dir: Path) -> Outcome:
         except RunFailed as failure:
             return Outcome(Status.FAILED, note=f"failed: {str(failure).splitlines()[0]} "
                                                f"(logs in {log_dir})")
-    return Outcome.ok(values, describe(name, values))
+    return Outcome.ok(values, describe(values))
 
 
 def best(metric: Metric, outcomes: list[Outcome]) -> Outcome:
@@ -213,7 +213,7 @@ def selected(only: list[str] | None) -> list[str]:
     return names
 
 
-def preamble(args: argparse.Namespace, sizes: Sizes) -> list[str]:
+def preamble(args: argparse.Namespace, sizes: Sizes, load_before: float) -> list[str]:
     command = "python benchmarks/palm_bench.py " + shlex.join(sys.argv[1:])
     return [
         "# Benchmarks: pylm against pylm 0.14.4",
@@ -223,7 +223,8 @@ def preamble(args: argparse.Namespace, sizes: Sizes) -> list[str]:
         f"{platform.python_version()}; {sizes.job:,} job messages, {sizes.pipeline:,} pipeline "
         f"messages, {sizes.eval_ours:,} evals ({sizes.eval_original:,} for pylm 0.14.4, whose "
         f"lost replies each cost a {sizes.original_eval_timeout_s:g} s timeout), "
-        f"{sizes.http:,} HTTP requests.",
+        f"{sizes.http:,} HTTP requests. Load average (other work on the machine): "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
         "",
         "*gain* = how many times better this project is (rate ratio, or inverse latency "
         "ratio). Latencies are over the replies that arrived; *lost replies* counts the "
@@ -262,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     sides = build_sides(args.side)
     log_dir = Path(tempfile.mkdtemp(prefix="palm-bench-"))
     features = {side.key: detect_features(side) for side in sides}
+    load_before = os.getloadavg()[0]
     results, baselines = [], []
     try:
         for workload in WORKLOADS:
@@ -280,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render_text(results, baselines), flush=True)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(render_markdown(results, baselines, preamble(args, sizes)))
+        args.markdown.write_text(render_markdown(results, baselines,
+                                                      preamble(args, sizes, load_before)))
         progress(f"wrote {args.markdown}")
     failed = any(r.original.status is Status.FAILED or r.ours.status is Status.FAILED
                  for r in results) or any(b.outcome.status is Status.FAILED for b in baselines)

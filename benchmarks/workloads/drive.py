@@ -88,7 +88,7 @@ def stream(
 ) -> dict:
     """Send ``count`` payloads with ``Client.job`` and account for every result."""
     seen = bytearray(count)
-    ok = duplicates = wrong = strays = failed = 0
+    ok = duplicates = wrong = strays = errors = 0
     timed_out = False
     payloads: Iterator[bytes] = (make_payload(marker, i, size) for i in range(count))
     started = last = time.perf_counter()
@@ -97,7 +97,7 @@ def stream(
         for result in results:
             last = time.perf_counter()
             if not isinstance(result, bytes):  # ours yields an error object for a failure
-                failed += 1
+                errors += 1
                 continue
             index = payload_index(marker, result)
             if index is None:
@@ -119,7 +119,7 @@ def stream(
         "duplicates": duplicates,
         "wrong": wrong,
         "strays": strays,
-        "failed": failed,
+        "errors": errors,
         "timed_out": timed_out,
         "elapsed_s": elapsed,
         "rate": ok / elapsed if elapsed > 0 and ok else 0.0,

@@ -9,6 +9,7 @@ with the request body and answers with the result. The HTTP port is 0 (a free on
 gateway stores its URL in the cache under ``http_address``.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -62,9 +63,16 @@ def post(url: str, body: bytes) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [spawn.Process(target=gateway, args=(folder,)),
                      spawn.Process(target=worker, args=(folder,))]
         for process in processes:

@@ -7,6 +7,7 @@ small ``DebugServer``; in production e.g. ``gunicorn run:app``). The PALM server
 from parts: Pull -> HttpConnection (POSTs each message to the worker) -> Pub, plus a cache.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -47,10 +48,17 @@ def palm_server(folder: str, url: str) -> None:
     server.start()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
     ports = spawn.Queue()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [spawn.Process(target=http_worker, args=(ports,))]
         processes[0].start()
         try:

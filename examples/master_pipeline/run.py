@@ -7,6 +7,7 @@ publishes their results under its own name; the pipeline adds a serial step and 
 the client, which reads the pipeline's publisher.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -43,9 +44,16 @@ def pipeline(folder: str) -> None:
                previous="server", to_client=True, log_level=logging.WARNING).start()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [
             spawn.Process(target=master, args=(folder,)),
             spawn.Process(target=worker, args=(folder, "worker-1")),

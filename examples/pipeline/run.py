@@ -8,6 +8,7 @@ its ``foo`` and sends the result back to the client, which reads the pipeline's 
 Each component runs in its own process; addresses are ipc:// files in a temporary folder.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -38,9 +39,16 @@ def pipeline(folder: str) -> None:
                previous="my_server", to_client=True, log_level=logging.WARNING).start()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [spawn.Process(target=part, args=(folder,)) for part in (server, pipeline)]
         for process in processes:
             process.start()

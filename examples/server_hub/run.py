@@ -8,6 +8,7 @@ instead of from clients. Its workers connect to the hub's ``db_address``; the cl
 reads the hub's publisher.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -44,9 +45,16 @@ def worker(folder: str, name: str) -> None:
     MyWorker(name, f"ipc://{folder}/hub-db", log_level=logging.WARNING).start()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [
             spawn.Process(target=server, args=(folder,)),
             spawn.Process(target=hub, args=(folder,)),

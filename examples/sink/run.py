@@ -8,6 +8,7 @@ the sink subscribes to both pipelines (``sub_addresses`` and ``previous`` are zi
 pairwise) and answers the client, which reads the sink's publisher.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
@@ -56,9 +57,16 @@ def sink(folder: str) -> None:
            to_client=True, log_level=logging.WARNING).start()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [
             spawn.Process(target=server, args=(folder,)),
             spawn.Process(target=branch, args=(folder, "even")),

@@ -4,12 +4,14 @@
 
 ``handle_stream`` chooses each outgoing message's topic (and moves its stage on). The
 pipeline subscribed to ``even`` answers the client; the one subscribed to ``odd`` only
-logs. The client sends 10 messages and gets the 5 even ones back.
+logs and counts in its cache. The client sends 10 messages and gets the 5 even ones back.
 """
 
+import argparse
 import logging
 import multiprocessing
 import tempfile
+import time
 
 from pylm.clients import Client
 from pylm.discovery import CacheConnection
@@ -37,8 +39,12 @@ class EvenPipeline(Pipeline):
 
 
 class OddPipeline(Pipeline):
+    seen = 0
+
     def foo(self, message: bytes) -> None:
-        self.logger.warning("Odd one: %s", message.decode())
+        self.logger.info("Odd one: %s", message.decode())
+        self.seen += 1
+        self.cache["seen"] = b"%d" % self.seen  # the pipeline's own cache service serves it
 
 
 def server(folder: str) -> None:
@@ -59,9 +65,30 @@ def odd(folder: str) -> None:
                 previous="odd", to_client=True, log_level=logging.WARNING).start()
 
 
-def main() -> None:
+def wait_for_count(db_address: str, count: int, timeout: float = 30.0) -> int:
+    """Poll the odd pipeline's cache until it has seen ``count`` messages."""
+    cache = CacheConnection(db_address, "my_pipeline")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            seen = int(cache.get("seen", timeout=timeout) or b"0")
+            if seen >= count or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.05)
+    finally:
+        cache.close()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=None,
+                        help="where the ipc:// sockets go (default: a new temporary folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=parse_args(argv).folder) as folder:
         processes = [spawn.Process(target=part, args=(folder,)) for part in (server, even, odd)]
         for process in processes:
             process.start()
@@ -77,6 +104,7 @@ def main() -> None:
                 for response in client.job(["my_server.foo", "my_pipeline.foo"], payloads,
                                            messages=5, timeout=30):
                     print("Client got:", response.decode())
+            print("The odd branch saw", wait_for_count(f"ipc://{folder}/odd-db", 5), "messages")
         finally:
             for process in reversed(processes):
                 process.terminate()

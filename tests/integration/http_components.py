@@ -2,7 +2,7 @@
 
     python http_components.py gateway NAME [--max-body N] [--timeout S]
     python http_components.py worker DB
-    python http_components.py httpserver URL        Pull -> HttpConnection(URL) -> Pub
+    python http_components.py httpserver URL [--timeout S]   Pull -> HttpConnection -> Pub
     python http_components.py debugserver           an HTTP worker on wsgiref
 
 The gateway is wired exactly as the PALM docs show (spec §4). Every bound address is a
@@ -44,6 +44,10 @@ class HttpWorker(RequestHandler):
     def pid(self, payload: bytes) -> bytes:
         return str(os.getpid()).encode()
 
+    def sleepy(self, payload: bytes) -> bytes:
+        time.sleep(float(payload))
+        return b"woke up"
+
 
 #: For WSGI servers: ``uvicorn --interface wsgi http_components:app``.
 app = WSGIApplication(HttpWorker)
@@ -76,10 +80,11 @@ def gateway(name: str, max_body: int, timeout: float) -> None:
     server.start()
 
 
-def http_server(url: str) -> None:
+def http_server(url: str, timeout: float) -> None:
     server = ServerTemplate(name="server")
     server.register_inbound(PullService, "Pull", ANY, route="HttpConnection")
-    server.register_outbound(HttpConnection, "HttpConnection", url, route="Pub", max_workers=4)
+    server.register_outbound(HttpConnection, "HttpConnection", url, route="Pub", max_workers=4,
+                             timeout=timeout)
     server.register_outbound(PubService, "Pub", ANY)
     server.register_bypass(CacheService, "Cache", ANY)
     server.preset_cache(name="server", db_address=ANY, pull_address=ANY, pub_address=ANY)
@@ -97,6 +102,7 @@ def main() -> None:
     w.add_argument("db")
     h = sub.add_parser("httpserver")
     h.add_argument("url")
+    h.add_argument("--timeout", type=float, default=30.0)
     sub.add_parser("debugserver")
     args = parser.parse_args()
     if args.kind == "gateway":
@@ -104,7 +110,7 @@ def main() -> None:
     elif args.kind == "worker":
         GatewayWorker("", args.db).start()
     elif args.kind == "httpserver":
-        http_server(args.url)
+        http_server(args.url, args.timeout)
     else:
         DebugServer("127.0.0.1", 0, HttpWorker).serve_forever()
     sys.exit(0)

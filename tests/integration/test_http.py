@@ -62,8 +62,8 @@ def test_http_worker_protocol(worker_url: str) -> None:
         assert http.post("/", content=message("server.drop", b"x")).status_code == 204
 
 
-def start_http_server(procs: Procs, url: str) -> str:
-    proc = procs.python(COMPONENTS, "httpserver", url, name="httpserver")
+def start_http_server(procs: Procs, url: str, *args: str) -> str:
+    proc = procs.python(COMPONENTS, "httpserver", url, *args, name="httpserver")
     return proc.wait_for(CACHE).group(1)
 
 
@@ -81,6 +81,15 @@ def test_http_connection_sends_each_message_to_the_worker(procs: Procs) -> None:
         # A function returning None drops the message; the next call is answered.
         assert list(client.job("server.drop", [b"x"], messages=0, timeout=5)) == []
         assert client.eval("server.foo", b"next", timeout=10) == b"next processed online"
+
+
+def test_http_connection_times_out_a_slow_worker(procs: Procs) -> None:
+    url = start_uvicorn_wsgi(procs)
+    db = start_http_server(procs, url, "--timeout", "0.5")
+    with Client("server", db) as client:
+        with pytest.raises(RemoteError, match="ReadTimeout"):
+            client.eval("server.sleepy", b"3", timeout=20)
+        assert client.eval("server.sleepy", b"0", timeout=20) == b"woke up"
 
 
 def free_port() -> int:
@@ -128,7 +137,10 @@ def test_gateway_calls_the_workers(procs: Procs) -> None:
         assert failed.text == "fail raised RuntimeError: this function always fails\n"
         missing = http.post("/nope", content=b"x")
         assert missing.status_code == 404 and "nope" in missing.text
-        assert http.post("/a.b", content=b"x").status_code == 404
+        assert http.post("/gw.foo", content=b"dotted").content == b"foo:dotted"  # original form
+        assert http.post("/foo/", content=b"slash").content == b"foo:slash"
+        assert http.post("/a.b.c", content=b"x").status_code == 404
+        assert http.post("/foo/bar", content=b"x").status_code == 404
         assert http.post("/", content=b"x").status_code == 404
         assert http.post("/set", content=b"x").status_code == 404  # framework methods
         refused = http.put("/foo", content=b"x")

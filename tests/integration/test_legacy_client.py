@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import ROOT, Procs, legacy_python
 
 from .conftest import Cluster, start_server
+from .test_streams import start as start_step
 
 LEGACY_SESSION = Path(__file__).resolve().parent / "legacy_client" / "legacy_session.py"
 SESSION_TIMEOUT_S = 90.0
@@ -28,11 +29,14 @@ SESSION_TIMEOUT_S = 90.0
 pytestmark = pytest.mark.legacy
 
 
-def legacy_session(server_name: str, db_address: str, ops: list[dict]) -> list[dict]:
+def legacy_session(
+    server_name: str, db_address: str, ops: list[dict], sub_address: str | None = None
+) -> list[dict]:
     """Run ``ops`` with one original pylm 0.14.4 Client; return its answers."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    extra = [sub_address] if sub_address else []
     finished = subprocess.run(
-        [legacy_python(), str(LEGACY_SESSION), server_name, db_address],
+        [legacy_python(), str(LEGACY_SESSION), server_name, db_address, *extra],
         input=json.dumps(ops), capture_output=True, text=True, env=env,
         timeout=SESSION_TIMEOUT_S, check=False,
     )
@@ -56,7 +60,7 @@ def eval_op(function: str, payload: bytes) -> dict:
     return {"op": "eval", "function": function, "payload": payload.hex()}
 
 
-def job_op(function: str, items: list[bytes]) -> dict:
+def job_op(function: str | list[str], items: list[bytes]) -> dict:
     return {"op": "job", "function": function, "payloads": [p.hex() for p in items],
             "messages": len(items)}
 
@@ -163,3 +167,24 @@ def test_legacy_eval_right_after_creation_gets_its_reply(our_server: tuple[str, 
     assert len(answers) == len(ops)
     got = [answer for answer, want in zip(answers, expected, strict=True) if want]
     assert got == [want for want in expected if want]
+
+
+def test_legacy_client_drives_our_pipeline_chain(procs: Procs) -> None:
+    """Server -> Pipeline -> Pipeline; the original client reads the last step (spec §2)."""
+    source = start_step(procs, "source", "source", "src")
+    middle = start_step(procs, "middle", "pipeline", "p1", source.pub, "src", "--middle")
+    last = start_step(procs, "last", "pipeline", "p2", middle.pub, "p1")
+    functions = ["src.tag", "p1.tag", "p2.upper"]
+    items = [b"%d" % index for index in range(500)]
+    answers = legacy_session(
+        "src", source.db,
+        [{"op": "eval", "function": functions, "payload": b"first".hex()},
+         job_op(functions, items)],
+        sub_address=last.pub,
+    )
+    first, job = answers
+    assert first == {"result": (b"first|source|p1:%d" % middle.proc.pid).upper().hex()}
+    assert "error" not in job
+    assert sorted(job["results"]) == sorted(
+        (b"%s|source|p1:%d" % (item, middle.proc.pid)).upper().hex() for item in items
+    )

@@ -48,7 +48,7 @@ def test_pipeline() -> None:
 def test_tee() -> None:
     output = run_example("tee")
     assert client_lines(output) == ["Client got: and I pipelined you sent me a message"] * 10
-    assert output.count("WARNING - Echo: you sent me a message") == 10
+    assert "The silent branch saw 10 messages" in output
 
 
 def test_stream_routing() -> None:
@@ -56,8 +56,7 @@ def test_stream_routing() -> None:
     assert sorted(client_lines(output)) == [
         f"Client got: and I pipelined you sent me message {i}" for i in range(0, 10, 2)
     ]
-    assert sorted(line.split("Odd one: ")[1] for line in output.splitlines()
-                  if "Odd one: " in line) == [f"you sent me message {i}" for i in range(1, 10, 2)]
+    assert "The odd branch saw 5 messages" in output
 
 
 def test_sink() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,19 @@ def test_tee_both_pipelines_get_the_whole_stream(procs: Procs, clients) -> None:
     client = clients("src", source.db, sub_address=first.pub)
     watcher = subscriber(second.pub, client.uuid)
     try:
+        # The source holds messages until a first subscriber appears, not until both
+        # branches have: probe until each branch has seen one (see docs/streams.md).
+        deadline = time.monotonic() + 20
+        while True:
+            assert time.monotonic() < deadline, "the branches did not both subscribe"
+            try:
+                client.eval(["src.tag", "branch.tag"], b"probe", timeout=0.5)
+            except TimeoutError:
+                continue
+            if watcher.poll(500):
+                break
+        while watcher.poll(200):
+            watcher.recv_multipart()
         results = list(client.job(["src.tag", "branch.tag"], numbered(500), timeout=10))
         assert set(results) == {b"%d|source|branch:%d" % (i, first.proc.pid) for i in range(500)}
         seen = read_messages(watcher, 500)

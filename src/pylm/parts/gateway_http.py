@@ -32,7 +32,9 @@ from pylm.parts.http_server import Answer
 
 __all__ = ["Bridge", "GatewayApp"]
 
-FUNCTION_NAME = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*)")
+#: ``/foo``, or ``/server.foo`` as the original gateway also accepted (a trailing slash is
+#: allowed); the server part is not checked: the workers run ``foo``.
+FUNCTION_NAME = re.compile(r"/(?:[^/.]+\.)?([A-Za-z_][A-Za-z0-9_]*)/?")
 TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 BINARY = [(b"content-type", b"application/octet-stream")]
 

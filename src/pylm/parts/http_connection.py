@@ -20,7 +20,6 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 
-import httpx
 import zmq
 
 from pylm.errors import ConfigurationError, MessageError
@@ -131,6 +130,9 @@ class HttpConnection(Outbound):
             loop.close()
 
     async def _main(self) -> None:
+        import httpx  # here, not at the top: importing every part must stay cheap
+
+        self._httpx = httpx
         self._done = asyncio.Event()
         self._limit = asyncio.Semaphore(self.concurrency)
         limits = httpx.Limits(
@@ -163,7 +165,7 @@ class HttpConnection(Outbound):
                 self.listen_address, content=data,
                 headers={"Content-Type": "application/octet-stream"},
             )
-        except httpx.HTTPError as exc:
+        except self._httpx.HTTPError as exc:
             return self._failed(message, f"HTTP worker {self.listen_address} failed: "
                                          f"{type(exc).__name__}: {exc}")
         if response.status_code == 204:

@@ -372,22 +372,26 @@ class Store:
                     .on_conflict_do_update(index_elements=["cluster_id", "instance"],
                                            set_=values))
 
-    def record_state(self, cluster_id: int, instance: str, node: str,
-                     changes: Mapping[str, Any], restarted: bool) -> None:
-        """Apply one runner event to the instance's latest state."""
+    def record_states(self, cluster_id: int,
+                      updates: Sequence[tuple[str, str, Mapping[str, Any], bool]]) -> None:
+        """Apply runner events, in order, to the instances' latest states (one transaction).
+
+        Each update is ``(instance, node, changed columns, restarted)``.
+        """
         now = utcnow()
         with self._tx(write=True) as conn:
-            current = conn.execute(select(states).where(
-                states.c.cluster_id == cluster_id, states.c.instance == instance)
-            ).mappings().first()
-            restarts = (current["restarts"] if current else 0) + (1 if restarted else 0)
-            values = {"node": node, "restarts": restarts, "updated_at": now, **changes}
-            if current is None:
-                values.setdefault("state", "starting")
-                conn.execute(states.insert().values(cluster_id=cluster_id, instance=instance,
-                                                    **values))
-            else:
-                conn.execute(update(states).where(states.c.id == current["id"]).values(**values))
+            for instance, node, changes, restarted in updates:
+                current = conn.execute(select(states).where(
+                    states.c.cluster_id == cluster_id, states.c.instance == instance)
+                ).mappings().first()
+                restarts = (current["restarts"] if current else 0) + (1 if restarted else 0)
+                values = {"node": node, "restarts": restarts, "updated_at": now, **changes}
+                if current is None:
+                    conn.execute(states.insert().values(cluster_id=cluster_id,
+                                                        instance=instance, **values))
+                else:
+                    conn.execute(update(states).where(states.c.id == current["id"])
+                                 .values(**values))
 
     def node_rows(self, cluster_id: int) -> list[dict[str, Any]]:
         with self._tx() as conn:

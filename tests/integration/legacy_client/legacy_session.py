@@ -1,7 +1,8 @@
 """Drive a PALM server with the UNMODIFIED pylm 0.14.4 ``Client`` (legacy interpreter only).
 
-Usage: ``legacy_session.py SERVER_NAME DB_ADDRESS < OPS_JSON``. ``OPS_JSON`` (on stdin) is a
-list of operations run in order on one client (bytes travel as hex):
+Usage: ``legacy_session.py SERVER_NAME DB_ADDRESS [SUB_ADDRESS] < OPS_JSON``. ``OPS_JSON``
+(on stdin) is a list of operations run in order on one client (bytes travel as hex;
+``function`` may be a list of steps):
 
 - ``{"op": "eval", "function": "srv.f", "payload": HEX}`` -> ``{"result": HEX}``
 - ``{"op": "job", "function": "srv.f", "payloads": [HEX...], "messages": N}``
@@ -57,6 +58,7 @@ def run(op, client, make_client):
 
 def main():
     server_name, db_address = sys.argv[1], sys.argv[2]
+    sub_address = sys.argv[3] if len(sys.argv) > 3 else None  # a pipeline's last step
     ops = json.load(sys.stdin)
     context = zmq.Context.instance()  # the very context the original client uses
     context.setsockopt(zmq.RCVTIMEO, RECEIVE_TIMEOUT_MS)
@@ -65,7 +67,8 @@ def main():
     state = {}
 
     def make_client():
-        state["client"] = Client(server_name, db_address, logging_level=40)
+        state["client"] = Client(server_name, db_address, sub_address=sub_address,
+                                 logging_level=40)
         return state["client"]
 
     answers = []
