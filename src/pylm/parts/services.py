@@ -152,10 +152,15 @@ class PushService(Outbound):
     """Binds a PUSH socket and sends every message it gets, serialized."""
 
     kind = zmq.PUSH
+    #: Connect to ``listen_address`` instead of binding it (PushConnection).
+    connects = False
 
     def open(self, context: zmq.Context) -> None:
         self.socket = self.make_socket(context, self.kind)
-        self.bind(self.socket)
+        if self.connects:
+            self.connect(self.socket)
+        else:
+            self.bind(self.socket)
         self.backlog = Backlog(self)
         self.backlog.socket = self.socket
 
