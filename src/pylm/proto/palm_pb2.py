@@ -24,13 +24,13 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\npalm.proto\"\x7f\n\x0bPalmMessage\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x0e\n\x06\x63lient\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\x03\x12\x10\n\x08\x66unction\x18\x04 \x01(\t\x12\r\n\x05\x63\x61\x63he\x18\x05 \x01(\t\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x12\r\n\x05\x65rror\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\npalm.proto\"\x9d\x01\n\x0bPalmMessage\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x0e\n\x06\x63lient\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\x03\x12\x10\n\x08\x66unction\x18\x04 \x01(\t\x12\r\n\x05\x63\x61\x63he\x18\x05 \x01(\t\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x0b\n\x03tag\x18\x08 \x01(\x04\x12\x0f\n\x07\x62\x61tched\x18\t \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'palm_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PALMMESSAGE']._serialized_start=14
-  _globals['_PALMMESSAGE']._serialized_end=141
+  _globals['_PALMMESSAGE']._serialized_start=15
+  _globals['_PALMMESSAGE']._serialized_end=172
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,71 @@
+"""Connections: parts that *connect* their outward socket to someone else's service (spec §4).
+
+``SubConnection`` subscribes to an upstream publisher (the ``previous`` server's topic),
+``PullConnection`` and ``RepConnection`` take messages in, ``PushConnection`` sends them out.
+"""
+
+from __future__ import annotations
+
+import zmq
+
+from pylm.message import PalmMessage
+from pylm.parts.core import Outbound
+from pylm.parts.sending import Backlog
+from pylm.parts.services import RepService, _Checked, own_name
+
+__all__ = ["SubConnection", "PullConnection", "PushConnection", "RepConnection"]
+
+
+class SubConnection(_Checked):
+    """Connects a SUB socket to ``listen_address`` and subscribes to the topic ``previous``.
+
+    Messages arrive as ``[topic, message]``; each goes to ``route``.
+    """
+
+    def __init__(self, name: str, listen_address: str, previous: str = "", **kw: object):
+        super().__init__(name, listen_address, **kw)  # type: ignore[arg-type]
+        self.previous = previous
+
+    def open(self, context: zmq.Context) -> None:
+        self.server = self.server or own_name(self)
+        self.socket = self.make_socket(context, zmq.SUB)
+        self.socket.setsockopt(zmq.SUBSCRIBE, self.previous.encode())
+        self.connect(self.socket)
+
+
+class PullConnection(_Checked):
+    """Connects a PULL socket to a PUSH service; each message goes to ``route``."""
+
+    def open(self, context: zmq.Context) -> None:
+        self.server = self.server or own_name(self)
+        self.socket = self.make_socket(context, zmq.PULL)
+        self.connect(self.socket)
+
+
+class RepConnection(RepService):
+    """Connects a REP socket to a REQ/DEALER peer; answers as :class:`RepService` does."""
+
+    def open(self, context: zmq.Context) -> None:
+        self.server = self.server or own_name(self)
+        self.socket = self.make_socket(context, zmq.REP)
+        self.connect(self.socket)
+
+
+class PushConnection(Outbound):
+    """Connects a PUSH socket to a PULL service and sends every message it gets."""
+
+    def open(self, context: zmq.Context) -> None:
+        self.socket = self.make_socket(context, zmq.PUSH)
+        self.connect(self.socket)
+        self.backlog = Backlog(self)
+        self.backlog.socket = self.socket
+
+    def accepting(self) -> bool:
+        return self.backlog.accepting()
+
+    def pending(self) -> bool:
+        return len(self.backlog) > 0
+
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        self.backlog.send([raw if raw is not None else message.SerializeToString()])
+        self.count()
