@@ -1,7 +1,10 @@
 """The JSON API under ``/api/v1`` (docs/runner-protocol.md and docs/registry.md).
 
 Authentication is ``Authorization: Bearer TOKEN``: a user's API key, or, for the runner
-calls (join, heartbeat, events, log ingest), a generated cluster key. Errors are
+calls (join, heartbeat, events, log ingest), a generated cluster key. A GET without an
+``Authorization`` header may instead carry the web interface's session cookie
+(:mod:`.sessions`), so the dashboard's pages read status and logs; nothing that changes
+state takes the cookie. Errors are
 ``{"error": "short reason"}`` with a 4xx status.
 """
 
@@ -33,6 +36,7 @@ from pylm.registry.logs import (
 )
 from pylm.registry.openapi import SCHEMA
 from pylm.registry.planner import PlacedInstance, PlacementError
+from pylm.registry.sessions import cookie_user
 from pylm.registry.store import ClusterInfo, Conflict, NotFound, Store, UserInfo, utcnow
 
 __all__ = ["EventKind", "InstanceStateName", "routes"]
@@ -75,7 +79,17 @@ def _token(request: Request) -> str:
     return token.strip()
 
 
+async def _browser_user(request: Request) -> UserInfo | None:
+    """The session cookie's user, for reads without an ``Authorization`` header."""
+    if request.method not in ("GET", "HEAD") or "authorization" in request.headers:
+        return None
+    return await cookie_user(request)
+
+
 async def _user(request: Request) -> UserInfo:
+    browser = await _browser_user(request)
+    if browser is not None:
+        return browser
     user = await run_in_threadpool(_store(request).user_by_key, _token(request))
     if user is None:
         raise HttpError(403, "invalid API key")
@@ -91,15 +105,16 @@ async def _admin(request: Request) -> UserInfo:
 
 async def _cluster(request: Request, *, runner: bool = False) -> ClusterInfo:
     """The cluster in the path, if the token may use it (owner; or join key when ``runner``)."""
-    token = _token(request)
+    browser = await _browser_user(request)
+    token = "" if browser is not None else _token(request)
     store = _store(request)
     cluster = await run_in_threadpool(store.get_cluster, request.path_params["cluster"])
     if cluster is None:
         raise HttpError(404, "cluster not found")
-    if runner and cluster.key_generated and hmac.compare_digest(token.encode(),
-                                                                cluster.key.encode()):
+    if runner and token and cluster.key_generated and hmac.compare_digest(
+            token.encode(), cluster.key.encode()):
         return cluster
-    user = await run_in_threadpool(store.user_by_key, token)
+    user = browser or await run_in_threadpool(store.user_by_key, token)
     if user is None or user.id != cluster.owner_id:
         raise HttpError(403, "not allowed for this cluster")
     return cluster
