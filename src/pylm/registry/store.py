@@ -50,6 +50,7 @@ SQLITE_CACHE_KIB = 65_536
 LOG_INSERT_CHUNK = 1000
 LOG_COLUMNS = ("cluster_id", "time", "node", "service", "instance", "stream", "source", "seq",
                "text")
+PG_LOG_TYPES = ("integer", "timestamp", "text", "text", "text", "text", "text", "bigint", "text")
 
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -417,8 +418,11 @@ class Store:
         with self._tx(write=True) as conn:
             for start in range(0, len(rows), LOG_INSERT_CHUNK):
                 chunk = rows[start:start + LOG_INSERT_CHUNK]
-                params = tuple(itertools.chain.from_iterable(chunk))
                 dedupe = any(row[7] is not None for row in chunk)
+                if sqlite:
+                    params: tuple[Any, ...] = tuple(itertools.chain.from_iterable(chunk))
+                else:  # one array per column: nine parameters whatever the batch size
+                    params = tuple(list(column) for column in zip(*chunk, strict=True))
                 accepted += conn.exec_driver_sql(self._log_insert_sql(len(chunk), dedupe),
                                                  params).rowcount
             keep = conn.execute(select(clusters.c.retention)
@@ -428,19 +432,25 @@ class Store:
         return accepted
 
     def _log_insert_sql(self, rows: int, dedupe: bool) -> str:
-        """One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` for ``rows`` lines.
+        """One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` for a batch of lines.
 
-        Written out (and cached per size) rather than built by SQLAlchemy, whose compiler
-        would rebuild a 9,000-parameter statement for every batch. Both SQLite and
-        PostgreSQL accept this syntax; its rowcount is the number of new lines. Batches
-        without sequence numbers (legacy) cannot collide and skip the conflict clause.
+        Written out (and cached) rather than built by SQLAlchemy, whose compiler would
+        rebuild a 9,000-parameter statement for every batch: on SQLite a ``VALUES`` list per
+        batch size, on PostgreSQL one ``INSERT ... SELECT FROM unnest(column arrays)``. The
+        rowcount is the number of new lines. Batches without sequence numbers (legacy) cannot
+        collide and skip the conflict clause.
         """
+        if self.dialect != "sqlite":
+            rows = 0  # PostgreSQL: one statement over unnest(arrays) serves every size
         sql = self._insert_sql.get((rows, dedupe))
         if sql is None:
-            mark = "?" if self.dialect == "sqlite" else "%s"
-            one = "(" + ", ".join([mark] * len(LOG_COLUMNS)) + ")"
-            sql = (f"INSERT INTO log_lines ({', '.join(LOG_COLUMNS)}) VALUES "
-                   + ", ".join([one] * rows))
+            columns = ", ".join(LOG_COLUMNS)
+            if self.dialect == "sqlite":
+                one = "(" + ", ".join(["?"] * len(LOG_COLUMNS)) + ")"
+                sql = f"INSERT INTO log_lines ({columns}) VALUES " + ", ".join([one] * rows)
+            else:
+                arrays = ", ".join(f"%s::{kind}[]" for kind in PG_LOG_TYPES)
+                sql = f"INSERT INTO log_lines ({columns}) SELECT * FROM unnest({arrays})"
             if dedupe:
                 sql += (" ON CONFLICT (cluster_id, source, instance, seq)"
                         " WHERE seq IS NOT NULL DO NOTHING")

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
+from registry_samples import AppClient
 
 from pylm.registry.app import AppSettings, create_app
 from pylm.registry.store import Store
-
-
-class AppClient:
-    """Synchronous calls into the ASGI app (no network, no test-client deprecation)."""
-
-    def __init__(self, app) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                        base_url="http://registry.test", timeout=30)
-
-    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
-        return self.loop.run_until_complete(self.client.request(method, url, **kwargs))
-
-    def get(self, url: str, **kwargs) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
-        self.loop.close()
 
 
 @dataclass

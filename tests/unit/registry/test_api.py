@@ -1,6 +1,6 @@
 """The JSON API under /api/v1 (docs/runner-protocol.md)."""
 
-from registry_samples import CLUSTER_INI
+from registry_samples import CLUSTER_INI, AppClient
 
 NODE = {"name": "node-a", "ip": "127.0.0.1", "processors": 1, "ports_from": 5555}
 
@@ -231,3 +231,29 @@ def test_metrics_count_requests_and_lines(registry):
     assert ('pylm_registry_requests_total{method="POST",route="/api/v1/clusters",'
             'status="201"} 1') in text
     assert key not in text
+
+
+def test_silent_node_and_its_instances_show_as_lost(store):
+    from pylm.registry.app import AppSettings, create_app
+
+    _, key = store.add_user("carol", "pw")
+    client = AppClient(create_app(store, AppSettings(heartbeat_interval=0.05,
+                                                     lost_after=0.0)))
+    try:
+        h = {"Authorization": f"Bearer {key}"}
+        cluster = client.post("/api/v1/clusters", json={"config": CLUSTER_INI},
+                              headers=h).json()["key"]
+        client.post(f"/api/v1/clusters/{cluster}/join", json=NODE, headers=h)
+        status = client.get(f"/api/v1/clusters/{cluster}/status", headers=h).json()
+        assert status["nodes"][0]["state"] == "lost"
+        assert status["instances"][0]["state"] == "lost"
+    finally:
+        client.close()
+    live = create_app(store, AppSettings(lost_after=3600.0))
+    client = AppClient(live)
+    try:
+        status = client.get(f"/api/v1/clusters/{cluster}/status", headers=h).json()
+        assert status["nodes"][0]["state"] == "live"
+        assert status["instances"][0]["state"] == "placed"
+    finally:
+        client.close()

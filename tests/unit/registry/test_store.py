@@ -1,4 +1,5 @@
 import sqlite3
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -8,6 +9,31 @@ from pylm.registry.config import ConfigError, NodeSpec
 from pylm.registry.logs import LogQuery
 from pylm.registry.store import Conflict, NotFound, Store
 
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """The same store tests on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'registry.db'}")
+        try:
+            yield s
+        finally:
+            s.close()
+        return
+    import psycopg
+
+    name = "pylm_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    s = Store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        yield s
+    finally:
+        s.close()
+        with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 def test_sqlite_file_is_in_wal_mode_and_migrated(tmp_path):
     path = tmp_path / "r.db"
