@@ -1,0 +1,252 @@
+"""The web dashboard in Chromium, against real registry (and runner) processes."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import Registry, log_in, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+XSS_LINES = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+
+TICKER = """
+import sys, time
+for text in {xss!r}:
+    print(text, flush=True)
+n = 0
+while True:
+    print(f"tick {{n}}", flush=True)
+    if n % 3 == 0:
+        print(f"warn {{n}}", file=sys.stderr, flush=True)
+    n += 1
+    time.sleep(0.2)
+"""
+
+WORKER = """
+import sys, time
+print("worker up with", " ".join(sys.argv[1:]), flush=True)
+n = 0
+while True:
+    print(f"work {n}", flush=True)
+    n += 1
+    time.sleep(0.5)
+"""
+
+
+def tiny_cluster(tmp_path: Path) -> str:
+    (tmp_path / "ticker.py").write_text(TICKER.format(xss=XSS_LINES))
+    (tmp_path / "worker.py").write_text(WORKER)
+    python = sys.executable
+    return (f"[Ticker]\nScript = {python} -u {tmp_path / 'ticker.py'}\n--out = _1\n\n"
+            f"[Worker]\nScript = {python} -u {tmp_path / 'worker.py'}\n--out = _1\n"
+            "Connected = Ticker\nRole = Worker\nReplicas = 2\n")
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def create_cluster_in_ui(page, alias: str, config: str) -> str:
+    page.click("text=New cluster")
+    page.fill("input[name=alias]", alias)
+    page.fill("textarea[name=config]", config)
+    page.click("#new-cluster button[type=submit]")
+    page.wait_for_selector("#runner-command")
+    return page.text_content("#runner-command").strip()
+
+
+def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_path, shots):
+    registry.add_user("alice")
+    dialogs: list[str] = []
+    page = new_page(browser, registry, dialogs)
+    log_in(page, "alice")
+    shots.take(page, "dashboard-empty")
+
+    command = create_cluster_in_ui(page, "tiny", tiny_cluster(tmp_path))
+    match = re.fullmatch(r"pylm-runner --registry (\S+) --cluster (\S+)", command)
+    assert match and match.group(1) == registry.url, command
+    key = match.group(2)
+    assert page.text_content("#readiness").strip() == "waiting 0/3"
+    shots.take(page, "cluster-created")
+
+    node = tmp_path / "node.ini"
+    node.write_text("[DEFAULT]\nName = laptop\nIp = 127.0.0.1\nProcessors = 3\n"
+                    "Ports_from = 47100\n")
+    runner = procs.python("-m", "pylm.runner", "--registry", registry.url, "--cluster", key,
+                          "--config", str(node), "--spool", str(tmp_path / "spool"),
+                          "--linger", "0.1", "--quiet", name="runner")
+    # The page updates by itself: no reload between these checks.
+    page.wait_for_function(
+        "document.getElementById('readiness').textContent.trim() === 'ready 3/3'")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#instances-body .state')]"
+        ".filter(s => s.textContent === 'running').length === 3")
+    assert page.text_content("#nodes-body [data-node=laptop] .state") == "live"
+    addresses = page.text_content("#instances-body").count("tcp://127.0.0.1:47100")
+    assert addresses == 3  # the ticker binds it, both workers connect to it
+    shots.take(page, "cluster-ready")
+
+    page.click("#logs-link")
+    page.wait_for_selector("#log .line")
+    page.wait_for_function("document.getElementById('follow-state').textContent === "
+                           "'following'")
+    # Untrusted lines are text: no element from them, no dialog.
+    for text in XSS_LINES:
+        page.wait_for_selector(f"#log .text:text-is('{text}')")
+    assert page.locator("#log img, #log script").count() == 0
+    before = page.locator("#log .line").count()
+    page.wait_for_function(f"document.querySelectorAll('#log .line').length > {before + 5}")
+    assert page.locator("#log .line.stderr").count() > 0
+    assert "warn" in page.locator("#log .line.stderr .text").first.text_content()
+    shots.take(page, "logs-live")
+
+    # Scrolled up, the view stays put while lines keep arriving.
+    page.eval_on_selector("#log", "el => { el.scrollTop = 0; }")
+    page.wait_for_selector("#jump:not([hidden])")
+    count = page.locator("#log .line").count()
+    page.wait_for_function(f"document.querySelectorAll('#log .line').length > {count + 3}")
+    assert page.eval_on_selector("#log", "el => el.scrollTop") == 0
+    page.click("#jump")
+    page.wait_for_function("(() => { const l = document.getElementById('log');"
+                           " return l.scrollHeight - l.scrollTop - l.clientHeight < 24; })()")
+
+    page.select_option("select[name=stream]", "stderr")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(re.compile(r"stream=stderr"))
+    classes = page.eval_on_selector_all("#log .line", "ls => ls.map(l => l.className)")
+    assert classes and set(classes) == {"line stderr"}
+    page.select_option("select[name=stream]", "")
+    page.select_option("select[name=service]", "Worker")
+    page.fill("input[name=q]", "work 1")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(re.compile(r"service=Worker"))
+    texts = page.eval_on_selector_all("#log .line .text", "ls => ls.map(l => l.textContent)")
+    assert texts and all("work 1" in t for t in texts)
+    sources = page.eval_on_selector_all("#log .line .src", "ls => ls.map(l => l.textContent)")
+    assert set(sources) <= {"Worker.0", "Worker.1"}
+    shots.take(page, "logs-filtered")
+
+    page.goto(f"/clusters/{key}")
+    page.click("#reset-link")
+    shots.take(page, "confirm-reset")
+    page.click("#confirm")
+    page.wait_for_url(re.compile(rf"/clusters/{key}$"))
+    assert page.text_content("#readiness").strip().startswith("waiting 0/3")
+
+    page.click("#delete-link")
+    page.click("#confirm")
+    page.wait_for_url(registry.url + "/")
+    assert key not in page.content()
+    # The runner learns at its next heartbeat that the cluster is gone and stops.
+    assert runner.wait(timeout=30) == 0
+    assert dialogs == []
+
+
+def test_log_lines_are_text_live_and_rendered(registry: Registry, browser, shots):
+    registry.add_user("alice")
+    with registry.api("alice") as api:
+        key = api.post("/clusters", json={"config": "[Svc]\nScript = x\n",
+                                          "alias": "xss"}).json()["key"]
+
+        def send(texts: list[str], stream: str = "stdout") -> None:
+            answer = api.post(f"/clusters/{key}/logs", json={"source": "t", "lines": [
+                {"service": "Svc", "instance": "Svc.0", "stream": stream, "text": t}
+                for t in texts]})
+            assert answer.status_code == 200, answer.text
+
+        send(XSS_LINES, "stderr")
+        dialogs: list[str] = []
+        page = new_page(browser, registry, dialogs)
+        log_in(page, "alice")
+        page.goto(f"/clusters/{key}/logs")
+        page.wait_for_function("document.getElementById('follow-state').textContent === "
+                               "'following'")
+        send([t + " live" for t in XSS_LINES] + ['"><svg onload=alert(2)>'])
+        page.wait_for_selector("#log .text:text-is('\"><svg onload=alert(2)>')")
+    texts = page.eval_on_selector_all("#log .line .text", "ls => ls.map(l => l.textContent)")
+    assert texts == [*XSS_LINES, *(t + " live" for t in XSS_LINES), '"><svg onload=alert(2)>']
+    assert page.locator("#log img, #log script, #log svg").count() == 0
+    page.wait_for_timeout(500)  # give an injected handler (there must be none) time to fire
+    assert dialogs == []
+    shots.take(page, "logs-xss-as-text")
+
+
+def test_another_users_cluster_and_logs_are_404(registry: Registry, browser):
+    registry.add_user("alice")
+    registry.add_user("bob")
+    with registry.api("alice") as api:
+        key = api.post("/clusters", json={"config": "[Svc]\nScript = x\n"}).json()["key"]
+    page = new_page(browser, registry, [])
+    log_in(page, "bob")
+    for path in (f"/clusters/{key}", f"/clusters/{key}/logs", f"/clusters/{key}/delete"):
+        answer = page.goto(path)
+        assert answer.status == 404, path
+        assert key not in page.content()
+    answer = page.request.get(f"/api/v1/clusters/{key}/logs")
+    assert answer.status == 403
+
+
+def test_form_without_csrf_token_is_refused(registry: Registry, browser, shots):
+    registry.add_user("alice")
+    with registry.api("alice") as api:
+        key = api.post("/clusters", json={"config": "[Svc]\nScript = x\n"}).json()["key"]
+        page = new_page(browser, registry, [])
+        log_in(page, "alice")
+        page.goto(f"/clusters/{key}/delete")
+        page.eval_on_selector("main form input[name=csrf_token]", "el => el.remove()")
+        page.click("#confirm")
+        page.wait_for_selector("text=Form refused")
+        shots.take(page, "csrf-refused")
+        forged = page.request.post(f"/clusters/{key}/delete", form={"x": "1"})
+        assert forged.status == 403
+        wrong = page.request.post(f"/clusters/{key}/delete", form={"csrf_token": "0" * 64})
+        assert wrong.status == 403
+        assert api.get(f"/clusters/{key}").status_code == 200  # still there
+
+
+def test_login_failure_and_administration(registry: Registry, browser, shots):
+    registry.add_user("root", admin=True)
+    page = new_page(browser, registry, [])
+    page.goto("/")
+    page.fill("input[name=name]", "root")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    assert page.text_content("#login-error").strip() == "Wrong user name or password."
+    shots.take(page, "login-failed")
+    log_in(page, "root")
+    page.click("text=Users")
+    page.fill("#new-user input[name=name]", "carol")
+    page.fill("#new-user input[name=password]", "carol's password")
+    page.click("#new-user button[type=submit]")
+    key = page.text_content("#shown-key").strip()
+    assert key.startswith("pylm_")
+    shots.take(page, "admin-users")
+    page.click("tr[data-user=carol] button:text('Deactivate')")
+    page.wait_for_selector("tr[data-user=carol] :text('inactive')")
+    with registry.api("root") as api:
+        api.headers["Authorization"] = f"Bearer {key}"
+        assert api.get("/me").status_code == 403
+
+
+def test_phone_width_pages(registry: Registry, browser, shots, tmp_path):
+    registry.add_user("alice")
+    with registry.api("alice") as api:
+        key = api.post("/clusters", json={"config": tiny_cluster(tmp_path),
+                                          "alias": "phone"}).json()["key"]
+    page = new_page(browser, registry, [], width=390, height=844)
+    log_in(page, "alice")
+    shots.take(page, "phone-dashboard")
+    page.goto(f"/clusters/{key}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+    shots.take(page, "phone-cluster")
