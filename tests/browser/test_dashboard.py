@@ -87,9 +87,9 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
                           "--linger", "0.1", "--quiet", name="runner")
     # The page updates by itself: no reload between these checks.
     page.wait_for_function(
-        "document.getElementById('readiness').textContent.trim() === 'ready 3/3'")
+        "() => document.getElementById('readiness').textContent.trim() === 'ready 3/3'")
     page.wait_for_function(
-        "[...document.querySelectorAll('#instances-body .state')]"
+        "() => [...document.querySelectorAll('#instances-body .state')]"
         ".filter(s => s.textContent === 'running').length === 3")
     assert page.text_content("#nodes-body [data-node=laptop] .state") == "live"
     addresses = page.text_content("#instances-body").count("tcp://127.0.0.1:47100")
@@ -98,14 +98,15 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
 
     page.click("#logs-link")
     page.wait_for_selector("#log .line")
-    page.wait_for_function("document.getElementById('follow-state').textContent === "
+    page.wait_for_function("() => document.getElementById('follow-state').textContent === "
                            "'following'")
     # Untrusted lines are text: no element from them, no dialog.
     for text in XSS_LINES:
         page.wait_for_selector(f"#log .text:text-is('{text}')")
     assert page.locator("#log img, #log script").count() == 0
     before = page.locator("#log .line").count()
-    page.wait_for_function(f"document.querySelectorAll('#log .line').length > {before + 5}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#log .line').length > {before + 5}")
     assert page.locator("#log .line.stderr").count() > 0
     assert "warn" in page.locator("#log .line.stderr .text").first.text_content()
     shots.take(page, "logs-live")
@@ -114,11 +115,12 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
     page.eval_on_selector("#log", "el => { el.scrollTop = 0; }")
     page.wait_for_selector("#jump:not([hidden])")
     count = page.locator("#log .line").count()
-    page.wait_for_function(f"document.querySelectorAll('#log .line').length > {count + 3}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#log .line').length > {count + 3}")
     assert page.eval_on_selector("#log", "el => el.scrollTop") == 0
     page.click("#jump")
-    page.wait_for_function("(() => { const l = document.getElementById('log');"
-                           " return l.scrollHeight - l.scrollTop - l.clientHeight < 24; })()")
+    page.wait_for_function("() => { const l = document.getElementById('log');"
+                           " return l.scrollHeight - l.scrollTop - l.clientHeight < 24; }")
 
     page.select_option("select[name=stream]", "stderr")
     page.click("#filters button[type=submit]")
@@ -169,7 +171,7 @@ def test_log_lines_are_text_live_and_rendered(registry: Registry, browser, shots
         page = new_page(browser, registry, dialogs)
         log_in(page, "alice")
         page.goto(f"/clusters/{key}/logs")
-        page.wait_for_function("document.getElementById('follow-state').textContent === "
+        page.wait_for_function("() => document.getElementById('follow-state').textContent === "
                                "'following'")
         send([t + " live" for t in XSS_LINES] + ['"><svg onload=alert(2)>'])
         page.wait_for_selector("#log .text:text-is('\"><svg onload=alert(2)>')")
