@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -39,13 +40,31 @@ while True:
 """
 
 
-def tiny_cluster(tmp_path: Path) -> str:
+FLAKY = """
+import sys, time
+print("flaky starting", flush=True)
+time.sleep(0.5)
+print("flaky gives up", file=sys.stderr, flush=True)
+sys.exit(3)
+"""
+
+
+def tiny_cluster(tmp_path: Path, flaky: bool = False) -> str:
     (tmp_path / "ticker.py").write_text(TICKER.format(xss=XSS_LINES))
     (tmp_path / "worker.py").write_text(WORKER)
+    (tmp_path / "flaky.py").write_text(FLAKY)
     python = sys.executable
-    return (f"[Ticker]\nScript = {python} -u {tmp_path / 'ticker.py'}\n--out = _1\n\n"
-            f"[Worker]\nScript = {python} -u {tmp_path / 'worker.py'}\n--out = _1\n"
-            "Connected = Ticker\nRole = Worker\nReplicas = 2\n")
+    config = (f"[Ticker]\nScript = {python} -u {tmp_path / 'ticker.py'}\n--out = _1\n\n"
+              f"[Worker]\nScript = {python} -u {tmp_path / 'worker.py'}\n--out = _1\n"
+              "Connected = Ticker\nRole = Worker\nReplicas = 2\n")
+    if flaky:
+        config += f"\n[Flaky]\nScript = {python} -u {tmp_path / 'flaky.py'}\nRole = Flaky\n"
+    return config
+
+
+def instance_cell(page, instance: str, label: str) -> str:
+    return page.text_content(f"#instances-body tr[data-instance='{instance}'] "
+                             f"td[data-label='{label}']").strip()
 
 
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
@@ -72,38 +91,51 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
     log_in(page, "alice")
     shots.take(page, "dashboard-empty")
 
-    command = create_cluster_in_ui(page, "tiny", tiny_cluster(tmp_path))
+    command = create_cluster_in_ui(page, "tiny", tiny_cluster(tmp_path, flaky=True))
     match = re.fullmatch(r"pylm-runner --registry (\S+) --cluster (\S+)", command)
     assert match and match.group(1) == registry.url, command
     key = match.group(2)
-    assert page.text_content("#readiness").strip() == "waiting 0/3"
+    assert page.text_content("#readiness").strip() == "waiting 0/4"
     shots.take(page, "cluster-created")
 
     node = tmp_path / "node.ini"
-    node.write_text("[DEFAULT]\nName = laptop\nIp = 127.0.0.1\nProcessors = 3\n"
+    node.write_text("[DEFAULT]\nName = laptop\nIp = 127.0.0.1\nProcessors = 4\n"
                     "Ports_from = 47100\n")
     runner = procs.python("-m", "pylm.runner", "--registry", registry.url, "--cluster", key,
                           "--config", str(node), "--spool", str(tmp_path / "spool"),
-                          "--linger", "0.1", "--quiet", name="runner")
+                          "--linger", "0.1", "--quiet", "--backoff-initial", "0.2",
+                          "--backoff-max", "0.5", "--crashloop-after", "1000", name="runner")
     # The page updates by itself: no reload between these checks.
     page.wait_for_function(
-        "() => document.getElementById('readiness').textContent.trim() === 'ready 3/3'")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#instances-body .state')]"
-        ".filter(s => s.textContent === 'running').length === 3")
+        "() => document.getElementById('readiness').textContent.trim() === 'ready 4/4'")
+    for instance in ("Ticker.0", "Worker.0", "Worker.1"):
+        page.wait_for_selector(f"#instances-body tr[data-instance='{instance}'] "
+                               ".state:text-is('running')")
+    # The flaky component exits with status 3 and is restarted: the table shows it.
+    wait_until(lambda: instance_cell(page, "Flaky.0", "Restarts") not in ("0", ""),
+               what="a restart of Flaky.0 on the page")
+    wait_until(lambda: instance_cell(page, "Flaky.0", "Last exit") == "3",
+               what="the last exit status of Flaky.0 on the page")
     assert page.text_content("#nodes-body [data-node=laptop] .state") == "live"
     addresses = page.text_content("#instances-body").count("tcp://127.0.0.1:47100")
     assert addresses == 3  # the ticker binds it, both workers connect to it
     shots.take(page, "cluster-ready")
 
+    # A silent node turns lost, with its instances, and comes back: still no reload.
+    runner.signal(signal.SIGSTOP)
+    try:
+        page.wait_for_selector("#nodes-body [data-node=laptop] .state:text-is('lost')")
+        page.wait_for_selector("#instances-body tr[data-instance='Ticker.0'] "
+                               ".state:text-is('lost')")
+        shots.take(page, "cluster-node-lost")
+    finally:
+        runner.signal(signal.SIGCONT)
+    page.wait_for_selector("#nodes-body [data-node=laptop] .state:text-is('live')")
+
     page.click("#logs-link")
     page.wait_for_selector("#log .line")
     page.wait_for_function("() => document.getElementById('follow-state').textContent === "
                            "'following'")
-    # Untrusted lines are text: no element from them, no dialog.
-    for text in XSS_LINES:
-        page.wait_for_selector(f"#log .text:text-is('{text}')")
-    assert page.locator("#log img, #log script").count() == 0
     before = page.locator("#log .line").count()
     page.wait_for_function(
         f"() => document.querySelectorAll('#log .line').length > {before + 5}")
@@ -138,12 +170,21 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
     assert set(sources) <= {"Worker.0", "Worker.1"}
     shots.take(page, "logs-filtered")
 
+    # Untrusted lines are text: no element from them, no dialog.
+    page.select_option("select[name=service]", "Ticker")
+    page.fill("input[name=q]", "alert(1)")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(re.compile(r"service=Ticker"))
+    texts = page.eval_on_selector_all("#log .line .text", "ls => ls.map(l => l.textContent)")
+    assert texts == XSS_LINES
+    assert page.locator("#log img, #log script").count() == 0
+
     page.goto(f"/clusters/{key}")
     page.click("#reset-link")
     shots.take(page, "confirm-reset")
     page.click("#confirm")
     page.wait_for_url(re.compile(rf"/clusters/{key}$"))
-    assert page.text_content("#readiness").strip().startswith("waiting 0/3")
+    assert page.text_content("#readiness").strip().startswith("waiting 0/4")
 
     page.click("#delete-link")
     page.click("#confirm")

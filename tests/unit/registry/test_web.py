@@ -269,3 +269,19 @@ def test_static_assets_are_served(web):
     for name in ("app.css", "cluster.js", "logs.js"):
         assert client.get(f"/static/{name}").status_code == 200
     assert "innerHTML" not in client.get("/static/logs.js").text
+
+
+def test_cookie_is_secure_over_https(store):
+    import asyncio
+
+    import httpx
+
+    app = create_app(store)
+
+    async def fetch() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="https://registry.test") as client:
+            return await client.get("/login")
+
+    answer = asyncio.run(fetch())
+    assert answer.headers["set-cookie"].endswith("; Secure")
