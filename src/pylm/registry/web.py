@@ -1,27 +1,23 @@
-"""The web interface (spec §8): pages rendered from ``templates/``, assets from ``static/``.
+"""The web interface (spec §8): log-in, clusters, cluster status, logs, users.
 
-Every page goes through :func:`_visitor`, which reads (or starts) the browser session of
-:mod:`.sessions`; every POST checks that session's CSRF token first (403 without it). A
-cluster page of a cluster the user does not own answers 404, like one that does not exist.
-Templates autoescape everything; the scripts in ``static/`` insert untrusted text with
-``textContent`` only, and the Content-Security-Policy allows no inline script.
+The handlers here build on :mod:`.pages` (templates, visitor, CSRF-checked forms). Every
+POST checks the session's CSRF token first (403 without it). A cluster page of a cluster the
+user does not own answers 404, like one that does not exist; so do the administration pages
+for a user who is not an administrator. Assets are served from ``static/`` by the registry.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -35,165 +31,44 @@ from pylm.registry.logs import (
     encode_cursor,
     query_from_params,
 )
-from pylm.registry.sessions import COOKIE, CSRF_FIELD, Session, SessionBook
-from pylm.registry.store import ClusterInfo, Conflict, NotFound, Store, UserInfo
+from pylm.registry.pages import (
+    MAX_CONFIG_BYTES,
+    MAX_FIELD,
+    MAX_PASSWORD,
+    Visitor,
+    book,
+    cluster_url,
+    csrf_refused,
+    current_visitor,
+    is_secure,
+    not_found,
+    posted_form,
+    redirect,
+    render,
+    safe_next,
+    store_of,
+    text_field,
+    to_login,
+)
+from pylm.registry.sessions import SessionBook
+from pylm.registry.store import ClusterInfo, Conflict, NotFound, Store
 
-__all__ = ["CONTENT_SECURITY_POLICY", "install", "routes"]
+__all__ = ["install", "routes", "runner_command"]
 
-HERE = Path(__file__).parent
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-PAGE_HEADERS = {"content-security-policy": CONTENT_SECURITY_POLICY,
-                "x-frame-options": "DENY", "referrer-policy": "same-origin"}
-MAX_CONFIG_BYTES = 1024 * 1024
-MAX_FIELD = 200
-MAX_PASSWORD = 1024
-ADDRESS = re.compile(r"tcp://[^\s'\"]+")
+STATIC = Path(__file__).parent / "static"
 LOG_FILTERS = ("service", "node", "instance", "stream", "from", "to", "q")
-
-_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def _shown_time(value: Any) -> str:
-    """A naive-UTC datetime or an ISO string as ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value[:26]
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _line_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def cluster_url(key: str, *rest: str) -> str:
-    """The page of the cluster ``key`` (quoted: a key the user chose may hold any text)."""
-    return "/".join(["/clusters", quote(key, safe=""), *rest])
-
-
-def api_url(key: str, rest: str) -> str:
-    return f"/api/v1/clusters/{quote(key, safe='')}/{rest}"
-
-
-def _addresses(command: str) -> list[str]:
-    return ADDRESS.findall(command)
-
-
-_env.filters["when"] = _shown_time
-_env.filters["addresses"] = _addresses
-_env.filters["q"] = lambda value: quote(str(value), safe="")
-_env.globals["cluster_url"] = cluster_url
-_env.globals["api_url"] = api_url
-_env.filters["linetime"] = _line_time
-
-
-@dataclass(frozen=True)
-class Visitor:
-    session: Session
-    user: UserInfo | None
-    fresh: bool  # the session is new: its cookie must be set
-
-
-def _book(request: Request) -> SessionBook:
-    return request.app.state.sessions
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.store
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-async def _visitor(request: Request) -> Visitor:
-    book = _book(request)
-    session = book.decode(request.cookies.get(COOKIE))
-    if session is None:
-        return Visitor(book.new(None), None, True)
-    user = None
-    if session.user is not None:
-        try:
-            user = await run_in_threadpool(_store(request).get_user, session.user)
-        except NotFound:
-            user = None
-        if user is not None and not user.active:
-            user = None
-    return Visitor(session, user, False)
-
-
-def _render(request: Request, visitor: Visitor, template: str, code: int = 200,
-            **context: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(
-        user=visitor.user, csrf_field=CSRF_FIELD,
-        csrf=_book(request).csrf_token(visitor.session), **context)
-    response = HTMLResponse(html, status_code=code, headers=PAGE_HEADERS)
-    if visitor.fresh:
-        response.headers.append("set-cookie", _book(request).cookie(visitor.session,
-                                                                    _secure(request)))
-    return response
-
-
-def _redirect(url: str) -> Response:
-    return RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)
-
-
-def _to_login(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return _redirect("/login?" + urlencode({"next": target}))
-
-
-def _not_found(request: Request, visitor: Visitor) -> HTMLResponse:
-    return _render(request, visitor, "error.html", 404, title="Not found",
-                   message="There is no such page, or it is not yours.")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no ``//host``) is a place to go after log-in."""
-    if (not target or not target.startswith("/") or target.startswith("//")
-            or "\\" in target or len(target) > 2000):
-        return "/"
-    return target
-
-
-async def _form(request: Request, visitor: Visitor) -> FormData | None:
-    """The posted form, or None when its CSRF token is missing or wrong."""
-    form = await request.form(max_part_size=MAX_CONFIG_BYTES + 1)
-    if not _book(request).csrf_ok(visitor.session, form.get(CSRF_FIELD)):
-        return None
-    return form
-
-
-def _csrf_refused(request: Request, visitor: Visitor) -> HTMLResponse:
-    return _render(request, visitor, "error.html", 403, title="Form refused",
-                   message="This form is missing its security token or it has expired. "
-                           "Reload the page and try again.")
-
-
-def _text(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
 
 
 async def _owned_cluster(request: Request, visitor: Visitor) -> ClusterInfo | None:
-    assert visitor.user is not None  # callers check the log-in first
-    cluster = await run_in_threadpool(_store(request).get_cluster,
+    cluster = await run_in_threadpool(store_of(request).get_cluster,
                                       request.path_params["cluster"])
-    if cluster is None or cluster.owner_id != visitor.user.id:
+    if cluster is None or visitor.user is None or cluster.owner_id != visitor.user.id:
         return None
     return cluster
 
 
 async def _status(request: Request, cluster: ClusterInfo) -> dict[str, Any]:
-    store = _store(request)
+    store = store_of(request)
     node_rows = await run_in_threadpool(store.node_rows, cluster.id)
     state_rows = await run_in_threadpool(store.state_rows, cluster.id)
     return status_json(cluster, node_rows, state_rows, request.app.state.settings.lost_seconds)
@@ -214,81 +89,82 @@ def runner_command(request: Request, cluster: ClusterInfo) -> str:
 
 # -- log in and out ---------------------------------------------------------------------------
 async def login_page(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is not None:
-        return _redirect(_safe_next(request.query_params.get("next")))
-    return _render(request, visitor, "login.html", next=request.query_params.get("next", ""),
+        return redirect(safe_next(request.query_params.get("next")))
+    return render(request, visitor, "login.html", next=request.query_params.get("next", ""),
                    error=None, name="")
 
 
 async def login(request: Request) -> Response:
-    visitor = await _visitor(request)
-    form = await _form(request, visitor)
+    visitor = await current_visitor(request)
+    form = await posted_form(request, visitor)
     if form is None:
-        return _csrf_refused(request, visitor)
-    name, password = _text(form, "name"), _text(form, "password", MAX_PASSWORD)
-    target = _text(form, "next", 2000)
+        return csrf_refused(request, visitor)
+    name, password = text_field(form, "name"), text_field(form, "password", MAX_PASSWORD)
+    target = text_field(form, "next", 2000)
     address = request.client.host if request.client else ""
-    throttle = _book(request).throttle
+    throttle = book(request).throttle
     wait = throttle.wait(name, address)
     if wait > 0:
-        return _render(request, visitor, "login.html", 429, next=target, name=name,
+        return render(request, visitor, "login.html", 429, next=target, name=name,
                        error=f"Too many failed attempts. Try again in {int(wait) + 1} s.")
-    user = await run_in_threadpool(_store(request).check_password, name, password)
+    user = await run_in_threadpool(store_of(request).check_password, name, password)
     if user is None:
         throttle.failed(name, address)
-        return _render(request, visitor, "login.html", 401, next=target, name=name,
+        return render(request, visitor, "login.html", 401, next=target, name=name,
                        error="Wrong user name or password.")
     throttle.succeeded(name, address)
-    book = _book(request)
-    book.revoke(visitor.session)
-    response = _redirect(_safe_next(target))
-    response.headers.append("set-cookie", book.cookie(book.new(user.name), _secure(request)))
+    sessions = book(request)
+    sessions.revoke(visitor.session)
+    response = redirect(safe_next(target))
+    response.headers.append("set-cookie",
+                            sessions.cookie(sessions.new(user.name), is_secure(request)))
     return response
 
 
 async def logout(request: Request) -> Response:
-    visitor = await _visitor(request)
-    if await _form(request, visitor) is None:
-        return _csrf_refused(request, visitor)
-    _book(request).revoke(visitor.session)
-    response = _redirect("/login")
-    response.headers.append("set-cookie", SessionBook.clearing_cookie(_secure(request)))
+    visitor = await current_visitor(request)
+    if await posted_form(request, visitor) is None:
+        return csrf_refused(request, visitor)
+    book(request).revoke(visitor.session)
+    response = redirect("/login")
+    response.headers.append("set-cookie", SessionBook.clearing_cookie(is_secure(request)))
     return response
 
 
 # -- clusters ---------------------------------------------------------------------------------
 async def dashboard(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
-    owned = await run_in_threadpool(_store(request).clusters_of, visitor.user.id)
+        return to_login(request)
+    owned = await run_in_threadpool(store_of(request).clusters_of, visitor.user.id)
     rows = []
     for cluster in owned:
         status = await _status(request, cluster)
         placed, needed = _readiness(status)
         rows.append({"cluster": cluster, "status": status, "placed": placed,
                      "needed": needed})
-    return _render(request, visitor, "dashboard.html", rows=rows)
+    return render(request, visitor, "dashboard.html", rows=rows)
 
 
 async def new_cluster_page(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
-    return _render(request, visitor, "cluster_new.html", alias="", key="", config="",
+        return to_login(request)
+    return render(request, visitor, "cluster_new.html", alias="", key="", config="",
                    error=None)
 
 
 async def create_cluster(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
-    form = await _form(request, visitor)
+        return to_login(request)
+    form = await posted_form(request, visitor)
     if form is None:
-        return _csrf_refused(request, visitor)
-    alias, key = _text(form, "alias").strip(), _text(form, "key").strip()
-    config = _text(form, "config", MAX_CONFIG_BYTES)
+        return csrf_refused(request, visitor)
+    alias, key = text_field(form, "alias").strip(), text_field(form, "key").strip()
+    config = text_field(form, "config", MAX_CONFIG_BYTES)
     upload = form.get("config_file")
     error = None
     if isinstance(upload, UploadFile) and upload.filename:
@@ -305,7 +181,7 @@ async def create_cluster(request: Request) -> Response:
                  "choose a file"}
     if error is None:
         try:
-            cluster = await run_in_threadpool(_store(request).create_cluster,
+            cluster = await run_in_threadpool(store_of(request).create_cluster,
                                               visitor.user.id, config, key=key or None,
                                               alias=alias)
         except ConfigError as exc:
@@ -316,21 +192,21 @@ async def create_cluster(request: Request) -> Response:
         except Conflict as exc:
             error = {"where": "key", "reason": str(exc)}
         else:
-            return _redirect(cluster_url(cluster.key) + "?created=1")
-    return _render(request, visitor, "cluster_new.html", 400, alias=alias, key=key,
+            return redirect(cluster_url(cluster.key) + "?created=1")
+    return render(request, visitor, "cluster_new.html", 400, alias=alias, key=key,
                    config=config, error=error)
 
 
 async def cluster_page(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
+        return to_login(request)
     cluster = await _owned_cluster(request, visitor)
     if cluster is None:
-        return _not_found(request, visitor)
+        return not_found(request, visitor)
     status = await _status(request, cluster)
     placed, needed = _readiness(status)
-    return _render(request, visitor, "cluster.html", cluster=cluster, status=status,
+    return render(request, visitor, "cluster.html", cluster=cluster, status=status,
                    placed=placed, needed=needed, command=runner_command(request, cluster),
                    created=request.query_params.get("created") == "1")
 
@@ -345,25 +221,25 @@ ACTIONS = {
 
 async def cluster_action(request: Request) -> Response:
     """GET: the confirmation page; POST (with the CSRF token): reset or delete."""
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
+        return to_login(request)
     cluster = await _owned_cluster(request, visitor)
     action = request.path_params["action"]
     if cluster is None or action not in ACTIONS:
-        return _not_found(request, visitor)
+        return not_found(request, visitor)
     if request.method == "GET":
         label, consequence = ACTIONS[action]
-        return _render(request, visitor, "confirm.html", cluster=cluster, action=action,
+        return render(request, visitor, "confirm.html", cluster=cluster, action=action,
                        label=label, consequence=consequence)
-    if await _form(request, visitor) is None:
-        return _csrf_refused(request, visitor)
-    store = _store(request)
+    if await posted_form(request, visitor) is None:
+        return csrf_refused(request, visitor)
+    store = store_of(request)
     if action == "reset":
         await run_in_threadpool(store.reset_cluster, cluster.id)
-        return _redirect(cluster_url(cluster.key))
+        return redirect(cluster_url(cluster.key))
     await run_in_threadpool(store.delete_cluster, cluster.id)
-    return _redirect("/")
+    return redirect("/")
 
 
 # -- logs -------------------------------------------------------------------------------------
@@ -373,13 +249,13 @@ def _log_params(request: Request) -> dict[str, str]:
 
 
 async def logs_page(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
+        return to_login(request)
     cluster = await _owned_cluster(request, visitor)
     if cluster is None:
-        return _not_found(request, visitor)
-    store = _store(request)
+        return not_found(request, visitor)
+    store = store_of(request)
     filters = _log_params(request)
     params = dict(filters)
     if request.query_params.get("cursor"):
@@ -402,7 +278,7 @@ async def logs_page(request: Request) -> Response:
         newer = urlencode({**filters, "cursor": encode_cursor(
             store.secret, replace(query, descending=False), rows[-1]["id"])})
     nodes = await run_in_threadpool(store.node_rows, cluster.id)
-    return _render(request, visitor, "logs.html", 400 if error else 200, cluster=cluster,
+    return render(request, visitor, "logs.html", 400 if error else 200, cluster=cluster,
                    lines=rows, filters={name: filters.get(name, "") for name in LOG_FILTERS},
                    filtered=bool(filters), error=error, older=older, newer=newer,
                    live=not paged and error is None, streams=STREAMS,
@@ -415,32 +291,32 @@ async def logs_page(request: Request) -> Response:
 # -- users ------------------------------------------------------------------------------------
 async def account(request: Request) -> Response:
     """GET: the user's own page; POST: a new API key for them (shown once)."""
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
+        return to_login(request)
     new_key = None
     if request.method == "POST":
-        if await _form(request, visitor) is None:
-            return _csrf_refused(request, visitor)
-        new_key = await run_in_threadpool(_store(request).new_key, visitor.user.name)
-    return _render(request, visitor, "account.html", new_key=new_key)
+        if await posted_form(request, visitor) is None:
+            return csrf_refused(request, visitor)
+        new_key = await run_in_threadpool(store_of(request).new_key, visitor.user.name)
+    return render(request, visitor, "account.html", new_key=new_key)
 
 
 async def admin_users(request: Request) -> Response:
     """GET: every user; POST: create one (its API key is shown once)."""
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
+        return to_login(request)
     if not visitor.user.is_admin:
-        return _not_found(request, visitor)
-    store = _store(request)
+        return not_found(request, visitor)
+    store = store_of(request)
     notice, error = None, None
     if request.method == "POST":
-        form = await _form(request, visitor)
+        form = await posted_form(request, visitor)
         if form is None:
-            return _csrf_refused(request, visitor)
-        name = _text(form, "name", 101).strip()
-        password = _text(form, "password", MAX_PASSWORD + 1)
+            return csrf_refused(request, visitor)
+        name = text_field(form, "name", 101).strip()
+        password = text_field(form, "password", MAX_PASSWORD + 1)
         if not name or len(name) > 100:
             error = "Name: 1 to 100 characters."
         elif not password or len(password) > MAX_PASSWORD:
@@ -453,19 +329,19 @@ async def admin_users(request: Request) -> Response:
             except Conflict as exc:
                 error = str(exc).capitalize() + "."
     everyone = await run_in_threadpool(store.list_users)
-    return _render(request, visitor, "admin_users.html", 400 if error else 200,
+    return render(request, visitor, "admin_users.html", 400 if error else 200,
                    users=everyone, notice=notice, error=error)
 
 
 async def admin_user_action(request: Request) -> Response:
-    visitor = await _visitor(request)
+    visitor = await current_visitor(request)
     if visitor.user is None:
-        return _to_login(request)
+        return to_login(request)
     if not visitor.user.is_admin:
-        return _not_found(request, visitor)
-    if await _form(request, visitor) is None:
-        return _csrf_refused(request, visitor)
-    store = _store(request)
+        return not_found(request, visitor)
+    if await posted_form(request, visitor) is None:
+        return csrf_refused(request, visitor)
+    store = store_of(request)
     name, action = request.path_params["name"], request.path_params["action"]
     notice = None
     try:
@@ -477,13 +353,13 @@ async def admin_user_action(request: Request) -> Response:
             notice = {"name": name, "key": await run_in_threadpool(store.new_key, name),
                       "created": False}
         else:
-            return _not_found(request, visitor)
+            return not_found(request, visitor)
     except NotFound:
-        return _not_found(request, visitor)
+        return not_found(request, visitor)
     if notice is None:
-        return _redirect("/admin/users")
+        return redirect("/admin/users")
     everyone = await run_in_threadpool(store.list_users)
-    return _render(request, visitor, "admin_users.html", users=everyone, notice=notice,
+    return render(request, visitor, "admin_users.html", users=everyone, notice=notice,
                    error=None)
 
 
@@ -507,5 +383,5 @@ def routes() -> list[BaseRoute]:
         Route("/account", account, methods=["GET", "POST"]),
         Route("/admin/users", admin_users, methods=["GET", "POST"]),
         Route("/admin/users/{name}/{action}", admin_user_action, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
