@@ -286,10 +286,59 @@ def test_phone_width_pages(registry: Registry, browser, shots, tmp_path):
     with registry.api("alice") as api:
         key = api.post("/clusters", json={"config": tiny_cluster(tmp_path),
                                           "alias": "phone"}).json()["key"]
+        api.post(f"/clusters/{key}/logs", json={"source": "t", "lines": [
+            {"service": "Worker", "instance": f"Worker.{i % 2}",
+             "stream": "stderr" if i % 4 == 0 else "stdout",
+             "text": f"line {i}: " + "a fairly long line of output " * (i % 3)}
+            for i in range(30)]}).raise_for_status()
     page = new_page(browser, registry, [], width=390, height=844)
     log_in(page, "alice")
     shots.take(page, "phone-dashboard")
-    page.goto(f"/clusters/{key}")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
-    shots.take(page, "phone-cluster")
+    for path, name in ((f"/clusters/{key}", "phone-cluster"),
+                       (f"/clusters/{key}/logs", "phone-logs")):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways on a phone ({width} px)"
+        shots.take(page, name)
+
+
+def test_paging_time_range_and_logout(registry: Registry, browser, shots):
+    registry.add_user("alice")
+    with registry.api("alice") as api:
+        key = api.post("/clusters", json={"config": "[Svc]\nScript = x\n"}).json()["key"]
+        api.post(f"/clusters/{key}/logs", json={"source": "t", "lines": [
+            {"service": "Svc", "instance": "Svc.0", "seq": i,
+             "time": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}+00:00", "text": f"line {i}"}
+            for i in range(250)]}).raise_for_status()
+    page = new_page(browser, registry, [])
+    log_in(page, "alice")
+    page.goto(f"/clusters/{key}/logs")
+
+    def shown() -> list[str]:
+        return page.eval_on_selector_all("#log .line .text", "ls => ls.map(l => l.textContent)")
+
+    assert shown() == [f"line {i}" for i in range(150, 250)]
+    page.click("#older")
+    assert shown() == [f"line {i}" for i in range(50, 150)]
+    assert page.locator("#follow").count() == 0  # history does not follow
+    page.click("#older")
+    assert shown() == [f"line {i}" for i in range(50)]
+    page.click("#newer")
+    assert shown() == [f"line {i}" for i in range(50, 150)]
+    page.click("#newest")
+    assert shown()[-1] == "line 249"
+
+    page.fill("input[name=from]", "2026-01-01T00:01:00")
+    page.fill("input[name=to]", "2026-01-01T00:01:10")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(re.compile(r"from="))
+    assert shown() == [f"line {i}" for i in range(60, 70)]
+    page.fill("input[name=from]", "last tuesday")
+    page.click("#filters button[type=submit]")
+    assert "is not an ISO 8601 time" in page.text_content("main")
+    shots.take(page, "logs-bad-filter")
+
+    page.click("#logout")
+    page.wait_for_url(re.compile(r"/login$"))
+    page.goto(f"/clusters/{key}/logs")
+    assert "/login?next=" in page.url
