@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 
+from pylm.registry.logs import LogRow  # noqa: E402
 from pylm.registry.store import Store  # noqa: E402
 
 PASSWORD = "bench password"
@@ -56,11 +57,9 @@ def fill(db: str, lines: int) -> str:
         rows = []
         for n in range(offset, min(offset + chunk, lines)):
             service = SERVICES[n % 4]
-            rows.append({"time": BASE_TIME + timedelta(milliseconds=n),
-                         "node": f"node-{n % 3}", "service": service,
-                         "instance": f"{service}.{n % 3}",
-                         "stream": "stderr" if n % 10 == 0 else "stdout", "source": "bench",
-                         "seq": n, "text": f"line {n}: price {n * 7 % 1000} <b>&amp;</b>"})
+            rows.append(LogRow(BASE_TIME + timedelta(milliseconds=n), f"node-{n % 3}", service,
+                               f"{service}.{n % 3}", "stderr" if n % 10 == 0 else "stdout",
+                               "bench", n, f"line {n}: price {n * 7 % 1000} <b>&amp;</b>"))
         store.ingest(cluster.id, rows)
     took = time.perf_counter() - start
     store.close()

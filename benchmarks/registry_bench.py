@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 
+from pylm.registry.logs import LogQuery, LogRow  # noqa: E402
 from pylm.registry.store import Store  # noqa: E402
 
 BATCHES = 50
@@ -138,20 +139,38 @@ def send_legacy(python: str, url: str, cluster: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def bench_legacy_ingest(tmp: Path) -> dict[str, float]:
+def _count_original(db: Path, cluster: str) -> tuple[int, int]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*), count(DISTINCT text) FROM cluster_logs "
+                            "WHERE cluster = ?", (cluster,)).fetchone()
+
+
+def _count_ours(db: Path, cluster: str) -> tuple[int, int]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT count(*), count(DISTINCT text) FROM log_lines JOIN clusters "
+            "ON clusters.id = log_lines.cluster_id WHERE clusters.key = ?",
+            (cluster,)).fetchone()
+
+
+def bench_legacy_ingest(tmp: Path, rounds: int) -> dict[str, float]:
+    """Both registries up at once; each round posts to the original, then to ours."""
     python = legacy_python()
     total = BATCHES * BATCH_LINES
     cluster_file = tmp / "cluster.conf"
     cluster_file.write_text("[Echo]\nScript = python3 echo.py\n--db = _1\n")
-
-    # the original, on its own SQLite file
     orig_db = tmp / "original.db"
+    ours_file = tmp / "ours.db"
+    ours_db = f"sqlite:///{ours_file}"
     port = free_port()
     orig = subprocess.Popen([python, str(Path(python).parent / "pylm-registry"), "--db",
                              f"sqlite:///{orig_db}", "--port", str(port), "--sync"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, text=True, env=legacy_env(),
                             start_new_session=True)
+    key = our_user(ours_db)
+    ours, url = start_ours(ours_db)
+    speeds: dict[str, list[float]] = {"original": [], "ours": []}
     try:
         orig.stdin.write("admin password\n")
         orig.stdin.close()
@@ -159,47 +178,35 @@ def bench_legacy_ingest(tmp: Path) -> dict[str, float]:
         wait_http(orig_url + "/login", time.monotonic() + 60)
         with sqlite3.connect(orig_db) as conn:
             admin_key = conn.execute("SELECT key FROM users WHERE admin = 1").fetchone()[0]
-        made = subprocess.run([python, "-c", LEGACY_NEW_CLUSTER, orig_url, admin_key,
-                               str(cluster_file)], capture_output=True, text=True,
-                              env=legacy_env(), timeout=60, check=True)
-        orig_cluster = made.stdout.strip()
-        orig_seconds = send_legacy(python, orig_url, orig_cluster)
+        targets = {"original": (orig_url, admin_key, orig_db, _count_original),
+                   "ours": (url, key, ours_file, _count_ours)}
+        for _ in range(rounds):
+            for name, (base, user_key, db, count) in targets.items():
+                made = subprocess.run([python, "-c", LEGACY_NEW_CLUSTER, base, user_key,
+                                       str(cluster_file)], capture_output=True, text=True,
+                                      env=legacy_env(), timeout=60, check=True)
+                cluster = made.stdout.strip()
+                seconds = send_legacy(python, base, cluster)
+                speeds[name].append(total / seconds)
+                rows, distinct = count(db, cluster)
+                if rows != total or distinct != total:
+                    print(f"  WARNING: {name} stored {rows} rows / {distinct} distinct, "
+                          f"not {total}")
     finally:
         stop(orig)
-    with sqlite3.connect(orig_db) as conn:
-        orig_rows, orig_distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT text) FROM cluster_logs WHERE cluster = ?",
-            (orig_cluster,)).fetchone()
-
-    # ours, on its own SQLite file
-    ours_db = f"sqlite:///{tmp / 'ours.db'}"
-    key = our_user(ours_db)
-    proc, url = start_ours(ours_db)
-    try:
-        made = subprocess.run([python, "-c", LEGACY_NEW_CLUSTER, url, key, str(cluster_file)],
-                              capture_output=True, text=True, env=legacy_env(), timeout=60,
-                              check=True)
-        our_cluster = made.stdout.strip()
-        our_seconds = send_legacy(python, url, our_cluster)
-    finally:
-        stop(proc)
-    with sqlite3.connect(tmp / "ours.db") as conn:
-        our_rows, our_distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT text) FROM log_lines JOIN clusters "
-            "ON clusters.id = log_lines.cluster_id WHERE clusters.key = ?",
-            (our_cluster,)).fetchone()
-    result = {"original_lines_per_s": total / orig_seconds, "ours_lines_per_s": total / our_seconds}
-    result["ratio"] = result["ours_lines_per_s"] / result["original_lines_per_s"]
-    print(f"legacy LogClient, {BATCHES} x {BATCH_LINES} lines, SQLite file:")
-    print(f"  original 0.4.14: {result['original_lines_per_s']:10.0f} lines/s "
-          f"({orig_rows} rows, {orig_distinct} distinct)")
-    print(f"  ours:            {result['ours_lines_per_s']:10.0f} lines/s "
-          f"({our_rows} rows, {our_distinct} distinct)")
-    print(f"  ratio ours/original: {result['ratio']:.1f}x")
-    for name, rows, distinct in (("original", orig_rows, orig_distinct),
-                                 ("ours", our_rows, our_distinct)):
-        if rows != total or distinct != total:
-            print(f"  WARNING: {name} stored {rows} rows / {distinct} distinct, not {total}")
+        stop(ours)
+    result = {name: statistics.median(values) for name, values in speeds.items()}
+    result["ratio"] = result["ours"] / result["original"]
+    print(f"legacy LogClient, {BATCHES} x {BATCH_LINES} lines, SQLite file, "
+          f"{rounds} rounds (each: a new cluster; every line checked stored once):")
+    for name in ("original", "ours"):
+        shown = ", ".join(f"{v:.0f}" for v in speeds[name])
+        print(f"  {name:9s} median {result[name]:8.0f} lines/s  (rounds: {shown})")
+    pairs = [o / g for o, g in zip(speeds["ours"], speeds["original"], strict=True)]
+    result["pair_ratio"] = statistics.median(pairs)
+    print(f"  ratio ours/original: {result['ratio']:.1f}x of the medians; per round "
+          + ", ".join(f"{r:.1f}x" for r in pairs) + f" (median {result['pair_ratio']:.1f}x)")
+    print(f"  load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return result
 
 
@@ -255,15 +262,23 @@ def bench_queries(tmp: Path, lines: int) -> dict[str, float]:
     chunk = 10_000
     for offset in range(0, lines, chunk):
         store.ingest(cluster.id, [
-            {"time": base + timedelta(milliseconds=n), "node": f"node-{n % 4}",
-             "service": services[n % 10], "instance": f"{services[n % 10]}.{n % 3}",
-             "stream": "stdout", "source": "fill", "seq": n,
-             "text": f"line {n} of the valuation worker, price {n * 7 % 1000}"}
+            LogRow(base + timedelta(milliseconds=n), f"node-{n % 4}", services[n % 10],
+                   f"{services[n % 10]}.{n % 3}", "stdout", "fill", n,
+                   f"line {n} of the valuation worker, price {n * 7 % 1000}")
             for n in range(offset, min(offset + chunk, lines))])
     fill = time.perf_counter() - start
+    samples = []
+    for _ in range(21):
+        t = time.perf_counter()
+        rows = store.query_logs(cluster.id, LogQuery(service="Service3", limit=100))
+        samples.append((time.perf_counter() - t) * 1000)
+    assert len(rows) == 100
+    store_ms = statistics.median(samples)
     store.close()
     print(f"query set-up: {lines} lines stored in {fill:.1f} s ({lines / fill:.0f} lines/s, "
           f"in-process store)")
+    print(f"  {'last 100 lines of one service, store only':40s} median {store_ms:8.1f} ms "
+          f"(no HTTP)")
     proc, url = start_ours(db)
     results = {}
     try:
@@ -321,13 +336,14 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-legacy", action="store_true")
     parser.add_argument("--query-lines", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, help="legacy ingest rounds")
     args = parser.parse_args()
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="pylm-bench-") as tmp_name:
         tmp = Path(tmp_name)
         if not args.skip_legacy:
-            bench_legacy_ingest(tmp)
+            bench_legacy_ingest(tmp, args.rounds)
         bench_sustained(f"sqlite:///{tmp / 'sustained.db'}", "SQLite file")
         if not args.skip_postgres:
             name, url = postgres_db()

@@ -68,6 +68,8 @@ async def cluster_for(request: Request, *, runner: bool = False) -> ClusterInfo:
         raise HttpError(404, "cluster not found")
     if runner and token and cluster.key_generated and hmac.compare_digest(
             token.encode(), cluster.key.encode()):
+        if not cluster.owner_active:
+            raise HttpError(403, "the cluster's owner is deactivated")
         return cluster
     user = browser or await run_in_threadpool(store.user_by_key, token)
     if user is None or user.id != cluster.owner_id:

@@ -42,6 +42,7 @@ class AppSettings:
     max_body: int = DEFAULT_MAX_BODY
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     lost_after: float | None = None
+    legacy_log_read: bool = False  # GET /logs with a generated cluster key alone (0.4 clients)
     follow_poll: float = 0.5
 
     @property

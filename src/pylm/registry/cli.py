@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +49,9 @@ def _serve_options(parser: argparse.ArgumentParser, inherited: bool = False) -> 
     parser.add_argument("--max-body", type=int, default=default(8 * 1024 * 1024))
     parser.add_argument("--log-retention", type=int, default=default(None),
                         help="default lines kept per new cluster (unlimited)")
+    parser.add_argument("--legacy-log-read", action="store_true", default=default(False),
+                        help="let GET /logs read with a generated cluster key alone, as "
+                             "pylm-registry 0.4's LogClient.download needs (off: owner only)")
     parser.add_argument("--log-level", default=default("info"))
 
 
@@ -121,7 +125,7 @@ async def _serve(args: argparse.Namespace, store: Store) -> None:
     from pylm.registry.app import AppSettings, create_app
 
     settings = AppSettings(max_body=args.max_body, heartbeat_interval=args.heartbeat_interval,
-                           lost_after=args.lost_after)
+                           lost_after=args.lost_after, legacy_log_read=args.legacy_log_read)
     app = create_app(store, settings)
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level=args.log_level, server_header=False,
@@ -159,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _user_command(args, store)
         if args.sync:
             logging.getLogger("pylm.registry").info("--sync: the schema is migrated on start")
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+        # handler installed before it: make that one a no-op so a clean stop exits 0.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(args, store))
         return 0

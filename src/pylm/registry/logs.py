@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pylm.registry import auth
 
@@ -19,8 +19,9 @@ __all__ = [
     "LEGACY_TIME_FORMAT",
     "MAX_LIMIT",
     "STREAMS",
-    "LogQuery",
     "LogInputError",
+    "LogQuery",
+    "LogRow",
     "decode_cursor",
     "encode_cursor",
     "format_line",
@@ -35,6 +36,19 @@ MAX_LINE_CHARS = 64 * 1024
 MAX_LABEL_CHARS = 200
 STREAMS = ("stdout", "stderr", "event")
 LEGACY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+class LogRow(NamedTuple):
+    """A line to store, in the order of the table's columns (``time`` naive UTC)."""
+
+    time: datetime
+    node: str
+    service: str
+    instance: str
+    stream: str
+    source: str
+    seq: int | None
+    text: str
 
 
 class LogInputError(ValueError):
@@ -116,7 +130,7 @@ def _label(line: Mapping[str, Any], name: str, index: int, default: str = "") ->
     return value
 
 
-def validate_lines(body: Any, now: datetime) -> list[dict[str, Any]]:
+def validate_lines(body: Any, now: datetime) -> list[LogRow]:
     """Check a ``POST .../logs`` body and answer rows ready for the store."""
     if not isinstance(body, dict) or not isinstance(body.get("lines"), list):
         raise LogInputError("body: expected {\"source\": ..., \"lines\": [...]}")
@@ -145,10 +159,8 @@ def validate_lines(body: Any, now: datetime) -> list[dict[str, Any]]:
             when = parse_time(raw_time, f"lines[{index}].time")
         else:
             raise LogInputError(f"lines[{index}].time: an ISO 8601 string")
-        rows.append({"time": when, "node": _label(line, "node", index),
-                     "service": _label(line, "service", index),
-                     "instance": _label(line, "instance", index), "stream": stream,
-                     "source": source, "seq": seq, "text": text})
+        rows.append(LogRow(when, _label(line, "node", index), _label(line, "service", index),
+                           _label(line, "instance", index), stream, source, seq, text))
     return rows
 
 

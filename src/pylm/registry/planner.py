@@ -13,7 +13,7 @@ from typing import Any
 
 from pylm.registry.config import ClusterConfig, NodeSpec, Restart
 
-__all__ = ["Placement", "PlacedInstance", "PlacementError", "plan"]
+__all__ = ["Placement", "PlacedInstance", "PlacementError", "fresh_name", "plan"]
 
 MAX_PORT = 65535
 
@@ -129,3 +129,18 @@ def plan(
     after = Placement(sockets, highest, placement.instances + tuple(new),
                       {**placement.nodes, node.name: node})
     return tuple(new), after
+
+
+def fresh_name(placement: Placement, name: str) -> str:
+    """``name``, or ``name #2``, ``name #3``... if a node of that name already joined.
+
+    The original registry placed anew on every request, and its runner names every node
+    without a node file "My Worker": legacy joins are therefore never answered from an
+    earlier join of the same name.
+    """
+    if name not in placement.nodes:
+        return name
+    n = 2
+    while f"{name} #{n}" in placement.nodes:
+        n += 1
+    return f"{name} #{n}"

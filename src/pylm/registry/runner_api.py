@@ -17,7 +17,7 @@ from pylm.registry.access import cluster_for, store_of
 from pylm.registry.bodies import json_body, json_object, optional_int, string_field
 from pylm.registry.config import ConfigError, node_from_fields
 from pylm.registry.errors import HttpError
-from pylm.registry.logs import LogInputError, parse_time, validate_lines
+from pylm.registry.logs import LogInputError, LogRow, parse_time, validate_lines
 from pylm.registry.planner import PlacedInstance, PlacementError
 from pylm.registry.store import NotFound, utcnow
 
@@ -131,9 +131,8 @@ async def events(request: Request) -> Response:
         parsed.append((EventKind(kind), node, instance, when, pid, status, raw_time))
         text = f"{kind} pid={pid} status={status} signal={signal}" + (
             f" {detail[:4000]}" if detail else "")
-        lines.append({"time": when, "node": node, "service": instance.rpartition(".")[0],
-                      "instance": instance, "stream": "event", "source": "events",
-                      "seq": None, "text": text})
+        lines.append(LogRow(when, node, instance.rpartition(".")[0], instance, "event",
+                            "events", None, text))
     for kind, node, instance, _when, pid, status, raw_time in parsed:
         changes: dict[str, Any] = {"state": EVENT_STATES[kind]}
         if kind is EventKind.START:

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,9 @@ from sqlalchemy.pool import StaticPool
 
 from pylm.registry import auth
 from pylm.registry.config import ClusterConfig, NodeSpec, parse_cluster
-from pylm.registry.logs import LogQuery
+from pylm.registry.logs import LogQuery, LogRow
 from pylm.registry.models import ApiKey, Cluster, InstanceState, LogLine, Node, Setting, User
-from pylm.registry.planner import PlacedInstance, Placement, plan
+from pylm.registry.planner import PlacedInstance, Placement, fresh_name, plan
 
 __all__ = [
     "ClusterInfo",
@@ -45,6 +45,7 @@ __all__ = [
 HOME_ENV = "PYLM_REGISTRY_HOME"
 DB_FILE = "registry.db"
 SECRET_SETTING = "signing_secret"
+MIGRATION_LOCK_ID = 0x70796C6D  # "pylm": the advisory lock taken while migrating
 SQLITE_BUSY_MS = 60_000
 SQLITE_CACHE_KIB = 65_536
 LOG_INSERT_CHUNK = 1000
@@ -101,6 +102,7 @@ class ClusterInfo:
     placement: Placement
     retention: int | None
     created_at: datetime
+    owner_active: bool = True
 
     @property
     def config(self) -> ClusterConfig:
@@ -120,7 +122,7 @@ def _user(row: Mapping[str, Any]) -> UserInfo:
 def _cluster(row: Mapping[str, Any]) -> ClusterInfo:
     return ClusterInfo(row["id"], row["key"], bool(row["key_generated"]), row["alias"],
                        row["owner_id"], row["description"], Placement.from_dict(row["placement"]),
-                       row["retention"], row["created_at"])
+                       row["retention"], row["created_at"], bool(row.get("owner_active", True)))
 
 
 class Store:
@@ -132,8 +134,7 @@ class Store:
         self.default_retention = default_retention
         self._lock: threading.RLock | None = None
         self._engine = self._make_engine()
-        self._migrate()
-        self.secret = self._ensure_secret()
+        self.secret = self._migrate()
         self._since_prune: dict[int, int] = {}
         self._insert_sql: dict[tuple[int, bool], str] = {}
 
@@ -180,15 +181,19 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> str:
+        """Bring the schema to the newest revision; answers the signing secret.
+
+        One transaction, under an advisory lock on PostgreSQL (``BEGIN IMMEDIATE`` on
+        SQLite), so processes starting together neither race on the DDL nor on the secret.
+        """
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._tx(write=True) as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-
-    def _ensure_secret(self) -> str:
-        with self._tx(write=True) as conn:
             value = conn.execute(
                 select(settings.c.value).where(settings.c.name == SECRET_SETTING)).scalar()
             if value is None:
@@ -292,7 +297,10 @@ class Store:
 
     def get_cluster(self, key: str) -> ClusterInfo | None:
         with self._tx() as conn:
-            row = conn.execute(select(clusters).where(clusters.c.key == key)).mappings().first()
+            row = conn.execute(
+                select(clusters, users.c.active.label("owner_active"))
+                .join(users, users.c.id == clusters.c.owner_id)
+                .where(clusters.c.key == key)).mappings().first()
         return _cluster(row) if row else None
 
     def clusters_of(self, owner_id: int) -> list[ClusterInfo]:
@@ -321,8 +329,13 @@ class Store:
                          .values(retention=retention))
 
     # -- placement and node states ----------------------------------------------------------
-    def join(self, key: str, node: NodeSpec) -> tuple[PlacedInstance, ...]:
-        """Place what ``node`` can run, atomically for this cluster; idempotent per name."""
+    def join(self, key: str, node: NodeSpec, *, fresh: bool = False
+             ) -> tuple[PlacedInstance, ...]:
+        """Place what ``node`` can run, atomically for this cluster; idempotent per name.
+
+        With ``fresh`` (legacy ``node_config``) a name that already joined gets a new
+        suffixed name, so the request places anew as the original registry did.
+        """
         now = utcnow()
         with self._tx(write=True) as conn:
             row = conn.execute(select(clusters).where(clusters.c.key == key)
@@ -330,6 +343,8 @@ class Store:
             if row is None:
                 raise NotFound("cluster not found")
             cluster = _cluster(row)
+            if fresh:
+                node = replace(node, name=fresh_name(cluster.placement, node.name))
             placed, after = plan(cluster.config, node, cluster.placement)
             if after is not cluster.placement:
                 conn.execute(update(clusters).where(clusters.c.id == cluster.id)
@@ -395,25 +410,23 @@ class Store:
             }
 
     # -- logs -------------------------------------------------------------------------------
-    def ingest(self, cluster_id: int, lines: Sequence[Mapping[str, Any]]) -> int:
-        """Store lines once per (cluster, source, instance, seq); answers how many were new."""
+    def ingest(self, cluster_id: int, lines: Sequence[LogRow | tuple[Any, ...]]) -> int:
+        """Store lines once per (cluster, source, instance, seq); answers how many were new.
+
+        Each line is a :class:`LogRow` or a plain tuple in the same field order.
+        """
         if not lines:
             return 0
-        times: dict[datetime, Any] = {}
+        if self.dialect == "sqlite":
+            # SQLAlchemy's SQLite DATETIME text form, formatted once per distinct time.
+            times: dict[datetime, str] = {}
+            for line in lines:
+                if line[0] not in times:
+                    times[line[0]] = line[0].isoformat(sep=" ", timespec="microseconds")
+            rows = [(cluster_id, times[line[0]], *line[1:]) for line in lines]
+        else:
+            rows = [(cluster_id, *line) for line in lines]
         sqlite = self.dialect == "sqlite"
-
-        def stored_time(value: datetime) -> Any:
-            # SQLAlchemy's SQLite DATETIME text form; one format per distinct time.
-            shown = times.get(value)
-            if shown is None:
-                shown = times[value] = (value.isoformat(sep=" ", timespec="microseconds")
-                                        if sqlite else value)
-            return shown
-
-        rows = [(cluster_id, stored_time(line["time"]), line.get("node", ""),
-                 line.get("service", ""), line.get("instance", ""),
-                 line.get("stream", "stdout"), line.get("source", ""), line.get("seq"),
-                 line["text"]) for line in lines]
         accepted = 0
         with self._tx(write=True) as conn:
             for start in range(0, len(rows), LOG_INSERT_CHUNK):

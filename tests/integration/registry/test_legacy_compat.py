@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from registry_proc import add_user, run_legacy
+from registry_proc import add_user, registry_server, run_legacy
 
 pytestmark = pytest.mark.legacy
 
@@ -158,3 +158,34 @@ def test_original_runner_cannot_join_a_chosen_key_cluster_without_user_key(
     status = httpx.get(f"{server.url}/api/v1/clusters/team-cluster/placement",
                        headers={"Authorization": f"Bearer {user_key}"}, timeout=30).json()
     assert status["instances"] == []
+
+
+DOWNLOAD_SCRIPT = r"""
+import json, sys
+from pylm.registry.clients import LogClient
+from pylm.registry.messages.registry_pb2 import LogMessages
+url, key = sys.argv[1:3]
+client = LogClient(url, key)
+buffer = LogMessages()
+buffer.messages.extend(["one", "two"])
+client.send(buffer.SerializeToString())
+print(json.dumps(client.download()))
+"""
+
+
+def test_log_client_download_with_the_legacy_log_read_option(sqlite_db, legacy_python,
+                                                             tmp_path):
+    user_key = add_user(sqlite_db, "alice")
+    with registry_server(sqlite_db, tmp_path / "log", "--legacy-log-read") as server:
+        h = {"Authorization": f"Bearer {user_key}"}
+        key = httpx.post(server.url + "/api/v1/clusters", json={"config": CLUSTER},
+                         headers=h, timeout=30).json()["key"]
+        done = run_legacy(legacy_python, DOWNLOAD_SCRIPT, server.url, key)
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = json.loads(done.stdout.strip().splitlines()[-1])
+        assert [x["text"] for x in lines] == ["one", "two"]
+        # still nothing without a key for a cluster whose key the user chose
+        httpx.post(server.url + "/api/v1/clusters", json={"config": CLUSTER, "key": "mine"},
+                   headers=h, timeout=30)
+        r = httpx.get(server.url + "/logs", params={"cluster": "mine"}, timeout=30)
+        assert r.status_code == 401

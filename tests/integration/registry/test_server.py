@@ -62,13 +62,13 @@ def test_default_database_lives_in_the_data_directory(tmp_path):
 
 def test_serve_announces_the_os_port_and_accepts_sync(sqlite_db, tmp_path):
     key = add_user(sqlite_db, "alice")
-    with registry_server(sqlite_db, tmp_path / "log", "--sync") as server:
+    with registry_server(sqlite_db, tmp_path / "log", "serve", "--sync") as server:
         assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":0")
         r = httpx.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {key}"},
                       timeout=10)
         assert r.json()["name"] == "alice"
         assert httpx.get(server.url + "/metrics", timeout=10).status_code == 200
-    assert server.process.returncode is not None
+    assert server.process.returncode == 0
 
 
 def _join_fifty(url: str, user_key: str) -> None:

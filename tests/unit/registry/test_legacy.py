@@ -119,3 +119,16 @@ def test_malformed_protobuf_and_dates_are_400(registry):
     assert r.status_code == 400 and r.text.startswith("fr:")
     r = call(registry, "node_config", None, cluster=key, node="[DEFAULT]\nName = x\n")
     assert r.status_code == 400 and "Ip" in r.text
+
+
+def test_original_default_node_name_places_anew_each_time(registry):
+    """Regression: every original runner without a node file is called "My Worker"."""
+    key = new_cluster(registry).text
+    default = node_ini("My Worker", processors=1)
+    first = call(registry, "node_config", None, cluster=key, node=default).json()
+    second = call(registry, "node_config", None, cluster=key, node=default).json()
+    third = call(registry, "node_config", None, cluster=key, node=default).json()
+    fourth = call(registry, "node_config", None, cluster=key, node=default).json()
+    assert first[0].startswith("python3 valuation_master.py")
+    assert second == third == ["python3 valuation_worker.py --db tcp://127.0.0.1:5559"]
+    assert fourth == []

@@ -2,7 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pylm.registry.config import ClusterConfig, NodeSpec, parse_cluster
-from pylm.registry.planner import Placement, plan
+from pylm.registry.planner import Placement, fresh_name, plan
 
 WORKED = """
 [Valuation Master]
@@ -143,3 +143,12 @@ def test_asking_again_with_the_same_name_is_idempotent(config, specs, data):
     again, after = plan(config, NodeSpec(f"n{k}", ip, procs, start), placement)
     assert after == placement
     assert again == placement.on_node(f"n{k}")
+
+
+def test_fresh_name_never_reuses_a_joined_name():
+    config = parse_cluster(WORKED)
+    _, p = plan(config, NodeSpec("w", "127.0.0.1", 1, 5555), Placement())
+    assert fresh_name(p, "other") == "other"
+    assert fresh_name(p, "w") == "w #2"
+    _, p = plan(config, NodeSpec("w #2", "127.0.0.1", 1, 5555), p)
+    assert fresh_name(p, "w") == "w #3"

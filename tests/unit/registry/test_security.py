@@ -187,3 +187,21 @@ def test_passwords_and_keys_are_not_stored_or_logged_in_clear(registry, tmp_path
         assert secret not in server_log
     assert key not in server_log and "/cluster" in server_log
     assert b"$argon2" in stored
+
+
+def test_deactivating_the_owner_stops_the_cluster_key(registry):
+    key = make_cluster(registry)
+    registry.store.set_active("alice", False)
+    before = snapshot(registry, key)
+    r = registry.client.post(f"/api/v1/clusters/{key}/logs", json=BATCH,
+                             headers=registry.bearer(key))
+    assert r.status_code == 403
+    batch = LogMessages()
+    batch.messages.append("late")
+    r = registry.client.post("/logs", params={"cluster": key},
+                             content=batch.SerializeToString())
+    assert r.status_code == 403
+    r = registry.client.get("/cluster", params={"method": "node_config", "cluster": key,
+                                                "node": node_ini("z")})
+    assert r.status_code == 403
+    assert snapshot(registry, key) == before

@@ -6,7 +6,7 @@ import pytest
 from registry_samples import CLUSTER_INI
 
 from pylm.registry.config import ConfigError, NodeSpec
-from pylm.registry.logs import LogQuery
+from pylm.registry.logs import LogQuery, LogRow
 from pylm.registry.store import Conflict, NotFound, Store
 
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -111,8 +111,8 @@ def test_join_is_persisted_idempotent_and_reset_forgets(store):
 
 def _lines(n, start=0, instance="A.0", service="A", source="s", when=None):
     when = when or datetime(2026, 1, 1)
-    return [{"time": when + timedelta(seconds=i), "service": service, "instance": instance,
-             "source": source, "seq": i, "text": f"line {i}"} for i in range(start, start + n)]
+    return [LogRow(when + timedelta(seconds=i), "", service, instance, "stdout", source, i,
+                   f"line {i}") for i in range(start, start + n)]
 
 
 def test_resent_batch_is_stored_once(store):
@@ -167,3 +167,33 @@ def test_delete_removes_cluster_and_its_logs(store):
     store.delete_cluster(c.id)
     assert store.get_cluster(c.key) is None
     assert store.query_logs(c.id, LogQuery(limit=None)) == []
+
+
+def test_volatile_memory_store_is_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    memory = Store("sqlite://")
+    user, _ = memory.add_user("alice", "pw")
+    c = memory.create_cluster(user.id, CLUSTER_INI)
+
+    def send(k):
+        return memory.ingest(c.id, _lines(50, source=f"s{k}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(send, range(16))) == 800
+    assert len(memory.query_logs(c.id, LogQuery(limit=None))) == 800
+    memory.close()
+
+
+def test_stores_opening_together_share_one_schema_and_secret(store):
+    """Regression: processes starting at once on a fresh database raced on DDL and secret."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = store.url.render_as_string(hide_password=False)
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: Store(url), range(4)))
+    try:
+        assert {s.secret for s in opened} == {store.secret}
+    finally:
+        for s in opened:
+            s.close()

@@ -11,6 +11,7 @@ from conftest import AppClient
 from registry_samples import CLUSTER_INI
 
 from pylm.registry.app import AppSettings, create_app
+from pylm.registry.logs import LogRow
 from pylm.registry.sessions import COOKIE
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -205,11 +206,11 @@ def test_log_lines_are_escaped_and_paged(web, store):
     key = new_cluster(store, "alice")
     cluster = store.get_cluster(key)
     start = datetime(2026, 1, 1)
-    lines = [{"time": start + timedelta(seconds=i), "service": "Valuation Master",
-              "instance": "Valuation Master.0", "stream": "stderr" if i % 2 else "stdout",
-              "text": f"line {i}"} for i in range(250)]
-    lines.append({"time": start + timedelta(seconds=300), "service": "Valuation Master",
-                  "instance": "Valuation Master.0", "text": "<script>alert(1)</script>"})
+    lines = [LogRow(start + timedelta(seconds=i), "", "Valuation Master", "Valuation Master.0",
+                    "stderr" if i % 2 else "stdout", "", None, f"line {i}")
+             for i in range(250)]
+    lines.append(LogRow(start + timedelta(seconds=300), "", "Valuation Master",
+                        "Valuation Master.0", "stdout", "", None, "<script>alert(1)</script>"))
     store.ingest(cluster.id, lines)
     alice = logged_in(web, "alice")
     page = alice.get(f"/clusters/{key}/logs")
