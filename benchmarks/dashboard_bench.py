@@ -1,9 +1,10 @@
 """Logs page of the web dashboard with 1,000,000 lines stored (a figure, not a test).
 
     PYTHONPATH=src python benchmarks/dashboard_bench.py [--lines N] [--pages N] [--db URL]
-                                                       [--browser]
+                                                       [--postgres] [--browser]
 
-Fills a SQLite file (or ``--db``) with N lines for one cluster (4 services, 3 instances
+Fills a SQLite file (or ``--db``, or with ``--postgres`` a database of its own on the local
+PostgreSQL, dropped afterwards) with N lines for one cluster (4 services, 3 instances
 each, one line in 10 on stderr), starts a real registry process, logs in like a browser
 (session cookie + CSRF token) and times, over HTTP on loopback:
 1. the first render of the logs page (the very first request after start, then the median
@@ -25,6 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
@@ -39,6 +43,7 @@ from pylm.registry.logs import LogRow  # noqa: E402
 from pylm.registry.store import Store  # noqa: E402
 
 PASSWORD = "bench password"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 TARGET_MS = 300.0
 SERVICES = ("Master", "Worker", "Cache", "Gateway")
 CONFIG = "".join(f"[{s}]\nScript = python3 {s.lower()}.py\nReplicas = 3\n\n" for s in SERVICES)
@@ -200,24 +205,47 @@ def bench_browser(url: str, key: str) -> None:
             browser.close()
 
 
+@contextmanager
+def postgres_db() -> Iterator[str]:
+    import psycopg
+
+    name = "pylm_dash_bench_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(db: str, args: argparse.Namespace) -> None:
+    key = fill(db, args.lines)
+    proc, url = start_registry(db)
+    try:
+        print(f"logs page with {args.lines} lines stored ({db.split(':')[0]}):")
+        bench(url, key, args.pages, args.lines)
+        if args.browser:
+            bench_browser(url, key)
+    finally:
+        stop(proc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--db", help="SQLAlchemy URL (default: a SQLite file in a temp dir)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a database of its own on PostgreSQL at 127.0.0.1:5432")
     parser.add_argument("--browser", action="store_true")
     args = parser.parse_args()
+    if args.postgres:
+        with postgres_db() as db:
+            run(db, args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or f"sqlite:///{Path(tmp) / 'dashboard.db'}"
-        key = fill(db, args.lines)
-        proc, url = start_registry(db)
-        try:
-            print(f"logs page with {args.lines} lines stored ({db.split(':')[0]}):")
-            bench(url, key, args.pages, args.lines)
-            if args.browser:
-                bench_browser(url, key)
-        finally:
-            stop(proc)
+        run(args.db or f"sqlite:///{Path(tmp) / 'dashboard.db'}", args)
 
 
 if __name__ == "__main__":
