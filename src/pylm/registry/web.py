@@ -164,9 +164,12 @@ async def create_cluster(request: Request) -> Response:
     if form is None:
         return csrf_refused(request, visitor)
     alias, key = text_field(form, "alias").strip(), text_field(form, "key").strip()
-    config = text_field(form, "config", MAX_CONFIG_BYTES)
+    config = text_field(form, "config", MAX_CONFIG_BYTES + 1)
     upload = form.get("config_file")
     error = None
+    if len(config) > MAX_CONFIG_BYTES:
+        config = ""
+        error = {"where": "configuration", "reason": "larger than 1 MiB"}
     if isinstance(upload, UploadFile) and upload.filename:
         raw = await upload.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:

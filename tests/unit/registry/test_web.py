@@ -122,13 +122,16 @@ def test_login_goes_to_next_only_on_this_site(web):
         assert login(web(), "alice", "alice-password", evil).headers["location"] == "/"
 
 
-def test_bad_configuration_is_shown_naming_section_and_key(web):
+def test_bad_configuration_is_shown_naming_section_and_key(web, store):
     client = logged_in(web, "alice")
     answer = create(client, "[M]\nScript = m\nConnected = X\n", alias="bad")
     assert answer.status_code == 400
     assert "section [M], key Connected" in answer.text and "unknown service" in answer.text
     assert "Connected = X" in answer.text  # the text stays in the form
     assert create(client, "  ").status_code == 400
+    huge = create(client, "[M]\nScript = m\n#" + "x" * (1024 * 1024))
+    assert huge.status_code == 400 and ("1 MiB" in huge.text or "1024KB" in huge.text)
+    assert store.clusters_of(store.get_user("alice").id) == []
 
 
 def test_created_cluster_shows_join_key_and_runner_command(web, store):
