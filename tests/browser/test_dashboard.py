@@ -91,6 +91,13 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
     log_in(page, "alice")
     shots.take(page, "dashboard-empty")
 
+    page.click("text=New cluster")
+    page.fill("textarea[name=config]", "[Worker]\nScript = w\nConnected = Master\n")
+    page.click("#new-cluster button[type=submit]")
+    assert page.text_content("#config-error").strip() == (
+        "section [Worker], key Connected: unknown service 'Master'")
+    shots.take(page, "cluster-new-error")
+    page.goto("/")
     command = create_cluster_in_ui(page, "tiny", tiny_cluster(tmp_path, flaky=True))
     match = re.fullmatch(r"pylm-runner --registry (\S+) --cluster (\S+)", command)
     assert match and match.group(1) == registry.url, command
@@ -131,6 +138,13 @@ def test_end_to_end_with_a_real_runner(registry: Registry, browser, procs, tmp_p
     finally:
         runner.signal(signal.SIGCONT)
     page.wait_for_selector("#nodes-body [data-node=laptop] .state:text-is('live')")
+
+    page.goto("/")
+    row = page.locator(f"#clusters tr[data-key='{key}']")
+    assert row.locator(".badge").text_content().strip() == "ready 4/4"
+    assert row.locator(".node").text_content().strip() == "laptop (live)"
+    shots.take(page, "dashboard")
+    page.goto(f"/clusters/{key}")
 
     page.click("#logs-link")
     page.wait_for_selector("#log .line")
