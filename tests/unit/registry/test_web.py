@@ -270,7 +270,7 @@ def test_own_key_page_issues_a_key_once(web, store):
 
 def test_static_assets_are_served(web):
     client = web()
-    for name in ("app.css", "cluster.js", "logs.js"):
+    for name in ("app.css", "cluster.js", "dashboard.js", "logs.js"):
         assert client.get(f"/static/{name}").status_code == 200
     assert "innerHTML" not in client.get("/static/logs.js").text
 
