@@ -21,10 +21,10 @@ from pylm.registry.errors import HttpError
 from pylm.registry.logs_api import follow_logs, read_logs
 from pylm.registry.openapi import SCHEMA
 from pylm.registry.runner_api import events, heartbeat, ingest_logs, instance_json, join
+from pylm.registry.status import node_state, status_view
 from pylm.registry.store import ClusterInfo, Conflict, NotFound, UserInfo, utcnow
 
-__all__ = ["routes", "status_json"]
-
+__all__ = ["routes"]
 
 PREFIX = "/api/v1"
 MAX_NAME_CHARS = 100
@@ -36,8 +36,6 @@ def _cluster_json(cluster: ClusterInfo) -> dict[str, Any]:
     return {"key": cluster.key, "alias": cluster.alias, "key_generated": cluster.key_generated,
             "created_at": iso_time(cluster.created_at), "retention": cluster.retention,
             "ready": cluster.placement.ready(config), "config": cluster.description}
-
-# -- clusters ---------------------------------------------------------------------------------
 
 
 async def list_clusters(request: Request) -> Response:
@@ -100,37 +98,8 @@ async def cluster_status(request: Request) -> Response:
     store = store_of(request)
     node_rows = await run_in_threadpool(store.node_rows, cluster.id)
     state_rows = await run_in_threadpool(store.state_rows, cluster.id)
-    return JSONResponse(status_json(cluster, node_rows, state_rows,
-                                    request.app.state.settings.lost_seconds))
-
-
-def status_json(cluster: ClusterInfo, node_rows: list[dict[str, Any]],
-                state_rows: dict[str, dict[str, Any]], lost_after: float) -> dict[str, Any]:
-    """Spec §3 status: sockets, ports, services placed/needed, instances, nodes (live/lost)."""
-    config, placement = cluster.config, cluster.placement
-    now = utcnow()
-    lost = {n["name"] for n in node_rows
-            if (now - n["last_heartbeat"]).total_seconds() > lost_after}
-    instances = []
-    for inst in placement.instances:
-        state = state_rows.get(inst.instance, {})
-        instances.append({
-            **instance_json(inst), "node": inst.node,
-            "state": "lost" if inst.node in lost else state.get("state", "placed"),
-            "restarts": state.get("restarts", 0), "last_exit": state.get("last_exit"),
-            "started_at": state.get("started_at"), "pid": state.get("pid")})
-    ips = {n["name"]: n["ip"] for n in node_rows}
-    ips.update({name: spec.ip for name, spec in placement.nodes.items()})
-    return {
-        "key": cluster.key, "alias": cluster.alias, "ready": placement.ready(config),
-        "sockets": dict(placement.sockets), "highest_ports": dict(placement.highest_ports),
-        "services": {s.name: {"placed": placement.placed(s.name), "needed": s.replicas,
-                              "role": s.role} for s in config.services},
-        "instances": instances,
-        "nodes": [{"name": n["name"], "ip": ips.get(n["name"], n["ip"]),
-                   "last_heartbeat": iso_time(n["last_heartbeat"]),
-                   "state": "lost" if n["name"] in lost else "live"} for n in node_rows],
-    }
+    return JSONResponse(status_view(cluster, node_rows, state_rows,
+                                    request.app.state.settings.lost_seconds, utcnow()))
 
 
 async def cluster_placement(request: Request) -> Response:
@@ -149,10 +118,8 @@ async def cluster_nodes(request: Request) -> Response:
     return JSONResponse({"nodes": [
         {"name": n["name"], "ip": n["ip"], "joined_at": iso_time(n["joined_at"]),
          "last_heartbeat": iso_time(n["last_heartbeat"]),
-         "state": "lost" if (now - n["last_heartbeat"]).total_seconds() > lost_after
-         else "live"} for n in rows]})
+         "state": node_state(n["last_heartbeat"], now, lost_after)} for n in rows]})
 
-# -- users ------------------------------------------------------------------------------------
 
 
 def _user_json(user: UserInfo) -> dict[str, Any]:

@@ -34,6 +34,7 @@ JSON = "application/json; charset=utf-8"
 LEGACY_SOURCE = "legacy"
 EPOCH = "1970-01-01T00:00:00.000000"
 FAR_FUTURE = "2200-01-01T00:00:00.000000"
+LEGACY_LOG_LIMIT = 200_000  # lines per GET /logs (oldest first); page on with fr=
 
 
 def _log_messages_class() -> Any:
@@ -233,7 +234,8 @@ async def logs_endpoint(request: Request) -> Response:
     fr = _legacy_time(request, "fr", EPOCH)
     to = _legacy_time(request, "to", FAR_FUTURE)
     cluster = await _log_cluster(request, write=False)
-    query = LogQuery(since=fr, until=to, inclusive=False, descending=False, limit=None)
+    query = LogQuery(since=fr, until=to, inclusive=False, descending=False,
+                     limit=LEGACY_LOG_LIMIT)
     rows = await run_in_threadpool(store.query_logs, cluster.id, query)
     return _json([{"when": r["time"].strftime(LEGACY_TIME_FORMAT), "text": r["text"]}
                   for r in rows])

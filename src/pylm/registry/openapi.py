@@ -149,6 +149,14 @@ SCHEMA: dict[str, Any] = {
                 "lines": {"type": "array", "items": _ref("LogLine")},
                 "next_cursor": {"type": ["string", "null"]}}},
                 params=[CLUSTER, *LOG_FILTERS])},
+        "/api/v1/clusters/{cluster}/logs/follow": {
+            "get": {"summary": "new log lines as server-sent events (data: <line JSON>)",
+                    "parameters": [CLUSTER, *LOG_FILTERS,
+                                   {"name": "after", "in": "query", "required": False,
+                                    "schema": {"type": "integer", "minimum": 0}}],
+                    "responses": {"200": {"description": "an endless event stream",
+                                          "content": {"text/event-stream": {
+                                              "schema": {"type": "string"}}}}, **ERRORS}}},
         "/api/v1/users": {
             "get": _op("all users (admin)", OBJ),
             "post": _op("add a user (admin)", _ref("User"), body=_ref("NewUser"),

@@ -133,14 +133,15 @@ async def events(request: Request) -> Response:
             f" {detail[:4000]}" if detail else "")
         lines.append(LogRow(when, node, instance.rpartition(".")[0], instance, "event",
                             "events", None, text))
+    updates = []
     for kind, node, instance, _when, pid, status, raw_time in parsed:
         changes: dict[str, Any] = {"state": EVENT_STATES[kind]}
         if kind is EventKind.START:
             changes.update(pid=pid, started_at=raw_time[:40])
         elif kind is EventKind.EXIT:
             changes.update(last_exit=status)
-        await run_in_threadpool(store.record_state, cluster.id, instance, node, changes,
-                                kind is EventKind.RESTART)
+        updates.append((instance, node, changes, kind is EventKind.RESTART))
+    await run_in_threadpool(store.record_states, cluster.id, updates)
     await run_in_threadpool(store.ingest, cluster.id, lines)
     return JSONResponse({"accepted": len(parsed)})
 

@@ -38,12 +38,14 @@ __all__ = [
     "Conflict",
     "NotFound",
     "Store",
+    "UnsupportedDatabase",
     "UserInfo",
     "default_db_url",
 ]
 
 HOME_ENV = "PYLM_REGISTRY_HOME"
 DB_FILE = "registry.db"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 SECRET_SETTING = "signing_secret"
 MIGRATION_LOCK_ID = 0x70796C6D  # "pylm": the advisory lock taken while migrating
 SQLITE_BUSY_MS = 60_000
@@ -60,6 +62,10 @@ nodes = Node.__table__
 states = InstanceState.__table__
 log_lines = LogLine.__table__
 settings = Setting.__table__
+
+
+class UnsupportedDatabase(ValueError):
+    """The URL names a database other than SQLite or PostgreSQL."""
 
 
 class NotFound(LookupError):
@@ -131,6 +137,9 @@ class Store:
     def __init__(self, url: str, *, default_retention: int | None = None):
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
+        if self.dialect not in SUPPORTED_BACKENDS:
+            raise UnsupportedDatabase(f"{self.dialect!r} is not supported: use "
+                                      "sqlite:///FILE, sqlite:// or postgresql+psycopg://...")
         self.default_retention = default_retention
         self._lock: threading.RLock | None = None
         self._engine = self._make_engine()
@@ -372,22 +381,26 @@ class Store:
                     .on_conflict_do_update(index_elements=["cluster_id", "instance"],
                                            set_=values))
 
-    def record_state(self, cluster_id: int, instance: str, node: str,
-                     changes: Mapping[str, Any], restarted: bool) -> None:
-        """Apply one runner event to the instance's latest state."""
+    def record_states(self, cluster_id: int,
+                      updates: Sequence[tuple[str, str, Mapping[str, Any], bool]]) -> None:
+        """Apply runner events, in order, to the instances' latest states (one transaction).
+
+        Each update is ``(instance, node, changed columns, restarted)``.
+        """
         now = utcnow()
         with self._tx(write=True) as conn:
-            current = conn.execute(select(states).where(
-                states.c.cluster_id == cluster_id, states.c.instance == instance)
-            ).mappings().first()
-            restarts = (current["restarts"] if current else 0) + (1 if restarted else 0)
-            values = {"node": node, "restarts": restarts, "updated_at": now, **changes}
-            if current is None:
-                values.setdefault("state", "starting")
-                conn.execute(states.insert().values(cluster_id=cluster_id, instance=instance,
-                                                    **values))
-            else:
-                conn.execute(update(states).where(states.c.id == current["id"]).values(**values))
+            for instance, node, changes, restarted in updates:
+                current = conn.execute(select(states).where(
+                    states.c.cluster_id == cluster_id, states.c.instance == instance)
+                ).mappings().first()
+                restarts = (current["restarts"] if current else 0) + (1 if restarted else 0)
+                values = {"node": node, "restarts": restarts, "updated_at": now, **changes}
+                if current is None:
+                    conn.execute(states.insert().values(cluster_id=cluster_id,
+                                                        instance=instance, **values))
+                else:
+                    conn.execute(update(states).where(states.c.id == current["id"])
+                                 .values(**values))
 
     def node_rows(self, cluster_id: int) -> list[dict[str, Any]]:
         with self._tx() as conn:

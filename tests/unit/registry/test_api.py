@@ -257,3 +257,24 @@ def test_silent_node_and_its_instances_show_as_lost(store):
         assert status["instances"][0]["state"] == "placed"
     finally:
         client.close()
+
+
+def test_restart_events_count_and_the_latest_event_wins(registry):
+    key = create(registry)
+    registry.client.post(f"/api/v1/clusters/{key}/join", json=NODE, headers=registry.bearer(key))
+    ev = lambda kind, **kw: {"node": "node-a", "instance": "Valuation Master.0",  # noqa: E731
+                             "kind": kind, "time": "2026-12-04T15:00:00Z", **kw}
+    r = registry.client.post(f"/api/v1/clusters/{key}/events", headers=registry.bearer(key),
+                             json={"events": [ev("start", pid=10), ev("exit", status=1),
+                                              ev("restart"), ev("start", pid=11),
+                                              ev("exit", status=1), ev("restart"),
+                                              ev("start", pid=12)]})
+    assert r.json() == {"accepted": 7}
+    status = registry.client.get(f"/api/v1/clusters/{key}/status",
+                                 headers=registry.bearer(registry.alice_key)).json()
+    (inst,) = status["instances"]
+    assert (inst["state"], inst["pid"], inst["restarts"], inst["last_exit"]) == (
+        "running", 12, 2, 1)
+    bad = registry.client.post(f"/api/v1/clusters/{key}/events", headers=registry.bearer(key),
+                               json={"events": [ev("start"), ev("explode")]})
+    assert bad.status_code == 400 and "events[1].kind" in bad.json()["error"]

@@ -205,3 +205,23 @@ def test_deactivating_the_owner_stops_the_cluster_key(registry):
                                                 "node": node_ini("z")})
     assert r.status_code == 403
     assert snapshot(registry, key) == before
+
+
+@pytest.mark.parametrize("who", ["wrong", "none"])
+def test_legacy_cluster_creation_and_listing_need_a_valid_key(registry, who):
+    headers = {"Key": "nope"} if who == "wrong" else {}
+    r = registry.client.get("/cluster", params={"method": "new_cluster",
+                                                "description": CLUSTER_INI}, headers=headers)
+    assert r.status_code == (403 if who == "wrong" else 401)
+    r = registry.client.get("/cluster", params={"method": "clusters_list"}, headers=headers)
+    assert r.status_code == (403 if who == "wrong" else 401)
+    assert registry.store.counts()["clusters"] == 0
+
+
+def test_legacy_listing_shows_only_own_clusters(registry):
+    key = make_cluster(registry)
+    mine = registry.client.get("/cluster", params={"method": "clusters_list"},
+                               headers={"Key": registry.alice_key}).json()
+    theirs = registry.client.get("/cluster", params={"method": "clusters_list"},
+                                 headers={"Key": registry.bob_key}).json()
+    assert list(mine) == [key] and theirs == {}
