@@ -21,7 +21,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pylm.registry.api import status_json
 from pylm.registry.config import ConfigError
 from pylm.registry.logs import (
     DEFAULT_LIMIT,
@@ -51,7 +50,8 @@ from pylm.registry.pages import (
     to_login,
 )
 from pylm.registry.sessions import SessionBook
-from pylm.registry.store import ClusterInfo, Conflict, NotFound, Store
+from pylm.registry.status import status_view
+from pylm.registry.store import ClusterInfo, Conflict, NotFound, Store, utcnow
 
 __all__ = ["install", "routes", "runner_command"]
 
@@ -71,7 +71,8 @@ async def _status(request: Request, cluster: ClusterInfo) -> dict[str, Any]:
     store = store_of(request)
     node_rows = await run_in_threadpool(store.node_rows, cluster.id)
     state_rows = await run_in_threadpool(store.state_rows, cluster.id)
-    return status_json(cluster, node_rows, state_rows, request.app.state.settings.lost_seconds)
+    return status_view(cluster, node_rows, state_rows,
+                       request.app.state.settings.lost_seconds, utcnow())
 
 
 def _readiness(status: dict[str, Any]) -> tuple[int, int]:
