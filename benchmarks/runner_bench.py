@@ -7,8 +7,10 @@ whatever the runner sets in the environment). Two figures per runner:
 
 - *drained*: lines/s until the four components had written everything, i.e. until the
   runner had read every pipe to the end (a runner that reads slowly slows its components);
-- *forwarded*: lines/s until the registry's database held every line (end to end: runner,
-  HTTP, registry);
+- *forwarded*: lines stored per second until the registry's database held every line,
+  or until the last line that ever arrived (end to end: runner, HTTP, registry); *lost*
+  counts the lines that never arrived (the original runner drops lines under load: its
+  sender clears the shared list after sending, so lines appended meanwhile are lost);
 
 and the runner's CPU share over the forwarded interval (its own user+system time divided
 by the wall time; 100 % = one core). Each side is measured with its own registry: the new
@@ -45,6 +47,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = 4
 TIMEOUT = 900.0
+STALL = 10.0  # seconds with no new line and an idle registry that end a measurement
 
 WRITER = r"""
 import os, sys
@@ -65,14 +68,16 @@ while True:
 class Result:
     label: str
     lines: int
+    stored: int
     drained_s: float
     forwarded_s: float
     cpu_s: float
 
     def row(self) -> str:
-        return (f"| {self.label} | {self.lines:,} | {self.lines / self.drained_s:,.0f} | "
-                f"{self.lines / self.forwarded_s:,.0f} | "
-                f"{100 * self.cpu_s / self.forwarded_s:.0f} % |")
+        return (f"| {self.label} | {self.lines:,} | {self.lines - self.stored:,} | "
+                f"{self.lines / self.drained_s:,.0f} | {self.stored / self.forwarded_s:,.0f} | "
+                f"{100 * self.cpu_s / self.forwarded_s:.0f} % | "
+                f"{1e6 * self.cpu_s / max(1, self.stored):.1f} |")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
@@ -123,22 +128,41 @@ class Processes:
                 process.wait(10)
 
 
-def measure(runner: subprocess.Popen[bytes], marks: Path, total: int, db: Path,
-            count_sql: str, label: str, started: float) -> Result:
-    process = psutil.Process(runner.pid)
+def measure(runner: subprocess.Popen[bytes], registry: subprocess.Popen[bytes], marks: Path,
+            total: int, db: Path, count_sql: str, label: str, started: float) -> Result:
+    """Wait until every line is stored, or until nothing more arrived and the registry sat
+    idle for ``STALL`` s after the writers finished (the original runner can lose lines,
+    which then never come; its registry stores a batch in one long transaction)."""
+    runner_process, registry_process = psutil.Process(runner.pid), psutil.Process(registry.pid)
     wait_for(lambda: len(list(marks.glob("*.done"))) == COMPONENTS, TIMEOUT, "the writers")
     drained = time.monotonic() - started
-    cpu_at_end = 0.0
+    stored, last_change, cpu = 0, time.monotonic(), 0.0
+    busy_cpu, last_busy = _cpu(registry_process), time.monotonic()
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        count = count_rows(db, count_sql)
+        now = time.monotonic()
+        if count != stored:
+            stored, last_change = count, now
+            cpu = _cpu(runner_process)
+        registry_cpu = _cpu(registry_process)
+        if registry_cpu - busy_cpu >= 0.02:  # the registry is working (20 % of a 0.1 s poll)
+            last_busy = now
+        busy_cpu = registry_cpu
+        if stored >= total or now - max(last_change, last_busy) > STALL:
+            break
+        time.sleep(0.1)
+    if not stored:  # nothing ever arrived: report the CPU spent until we gave up
+        cpu, last_change = _cpu(runner_process), time.monotonic()
+    return Result(label, total, stored, drained, last_change - started, cpu)
 
-    def all_stored() -> bool:
-        nonlocal cpu_at_end
+
+def _cpu(process: psutil.Process) -> float:
+    try:
         times = process.cpu_times()
-        cpu_at_end = times.user + times.system
-        return count_rows(db, count_sql) >= total
-
-    wait_for(all_stored, TIMEOUT, "every line in the registry")
-    forwarded = time.monotonic() - started
-    return Result(label, total, drained, forwarded, cpu_at_end)
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
 
 
 def run_new(work: Path, lines: int, quiet: bool, profile: Path | None = None) -> Result:
@@ -154,8 +178,9 @@ def run_new(work: Path, lines: int, quiet: bool, profile: Path | None = None) ->
                                capture_output=True, env=env, timeout=120, check=True)
         key = added.stdout.decode().strip().splitlines()[-1]
         log = work / f"new-registry-{variant}.log"
-        processes.start([sys.executable, "-m", "pylm.registry", "--db", f"sqlite:///{db}",
-                         "--port", "0", "--log-level", "warning"], log, env=env)
+        registry = processes.start([sys.executable, "-m", "pylm.registry", "--db",
+                                    f"sqlite:///{db}", "--port", "0", "--log-level", "warning"],
+                                   log, env=env)
         port = wait_for(lambda: re.findall(r"listening on http://127\.0\.0\.1:(\d+)",
                                            log.read_text()), 60, "the registry")[0]
         url = f"http://127.0.0.1:{port}"
@@ -178,7 +203,7 @@ def run_new(work: Path, lines: int, quiet: bool, profile: Path | None = None) ->
                 work / f"new-runner-{variant}.log", "ab"), env=env)
         processes.started.append(runner)
         label = "pylm-runner (new" + (", --quiet)" if quiet else ", echo to /dev/null)")
-        return measure(runner, marks, lines * COMPONENTS, db,
+        return measure(runner, registry, marks, lines * COMPONENTS, db,
                        "SELECT count(*) FROM log_lines WHERE stream = 'stdout'", label, started)
     finally:
         for process in reversed(processes.started[1:]):  # the runner first
@@ -237,7 +262,7 @@ def run_legacy(work: Path, lines: int, legacy_bin: Path) -> Result:
             runner = processes.start([*prefix, str(legacy_bin / "pylm-runner"), "--registry",
                                       url, "--cluster", cluster, "--config", str(node)],
                                      work / "legacy-runner.log")
-            return measure(runner, marks, lines * COMPONENTS, db,
+            return measure(runner, registry, marks, lines * COMPONENTS, db,
                            "SELECT count(*) FROM cluster_logs", "pylm-runner 0.4.14 (original)",
                            started)
         finally:
@@ -279,32 +304,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=50_000, help="lines per component")
     parser.add_argument("--skip-legacy", action="store_true")
+    parser.add_argument("--skip-new", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument("--profile", type=Path, help="cProfile the new runner (quiet run) "
                         "into this file")
     parser.add_argument("--legacy-bin", type=Path, default=ROOT / ".bench" / "legacy" / "bin")
     args = parser.parse_args()
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="pylm-bench-") as tmp:
-        work = Path(tmp)
+    work = Path(tempfile.mkdtemp(prefix="pylm-bench-"))
+    try:
+        if args.keep:
+            print(f"work directory (kept): {work}", file=sys.stderr)
         (work / "writer.py").write_text(WRITER)
-        results.append(run_new(work, args.lines, quiet=False))
-        results.append(run_new(work, args.lines, quiet=True, profile=args.profile))
+        if not args.skip_new:
+            results.append(run_new(work, args.lines, quiet=True, profile=args.profile))
+            results.append(run_new(work, args.lines, quiet=False))
         if not args.skip_legacy:
             if not (args.legacy_bin / "pylm-runner").exists():
                 print(f"no original runner in {args.legacy_bin}: run scripts/legacy-venv",
                       file=sys.stderr)
                 return 2
             results.append(run_legacy(work, args.lines, args.legacy_bin))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     print(f"{COMPONENTS} components x {args.lines:,} lines, {os.cpu_count()} cores")
-    print("| runner | lines | drained lines/s | forwarded lines/s | runner CPU |")
-    print("|---|---:|---:|---:|---:|")
+    print("| runner | lines | lost | drained lines/s | forwarded lines/s | runner CPU "
+          "| runner CPU µs/line |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row())
-    if len(results) == 3:
-        new, legacy = results[0], results[2]
-        print(f"speed, new/original: drained x{legacy.drained_s / new.drained_s:.2f}, "
-              f"forwarded x{legacy.forwarded_s / new.forwarded_s:.2f}; runner CPU seconds "
-              f"per line, new/original: x{new.cpu_s / legacy.cpu_s:.2f}")
+    if len(results) == 3 and results[2].stored:
+        new, legacy = results[1], results[2]
+        new_rate = new.stored / new.forwarded_s
+        legacy_rate = legacy.stored / legacy.forwarded_s
+        cpu_ratio = (new.cpu_s / new.stored) / (legacy.cpu_s / max(1, legacy.stored))
+        print(f"new/original: drained x{legacy.drained_s / new.drained_s:.2f} faster, "
+              f"forwarded x{new_rate / legacy_rate:.2f} faster, runner CPU per stored line "
+              f"x{cpu_ratio:.2f}")
     return 0
 
 

@@ -25,7 +25,7 @@ from pylm.errors import RemoteError
 from pylm.log import component_logger
 from pylm.message import PalmMessage
 from pylm.parts import wire
-from pylm.parts.core import DEFAULT_HWM, zmq_context
+from pylm.parts.core import DEFAULT_HWM, has_input, zmq_context
 
 __all__ = ["Client"]
 
@@ -152,11 +152,8 @@ class Client:
         """The results waiting in the SUB socket that belong to ``call``."""
         sub = self._sub
         assert sub is not None
-        while True:
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(sub):
+            frames = sub.recv_multipart(zmq.NOBLOCK)
             items = frames[1:]
             if frames[-1][:2] == wire.BATCH:
                 try:

@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from pylm.errors import RoutingError
 from pylm.message import PalmMessage, current_step, describe, error_reply
 
-__all__ = ["user_functions", "execute", "Outcome"]
+__all__ = ["user_functions", "execute", "Outcome", "NOT_A_FUNCTION"]
+
+#: The end of the error reason given for a call to a function the server does not have
+#: (the HTTP gateway answers such calls with 404).
+NOT_A_FUNCTION = "is not a function of this server"
 
 #: (result message or None, failed) — a result of None means "nothing to send".
 Outcome = tuple[PalmMessage | None, bool]
@@ -74,7 +78,7 @@ def execute(
         return
     function = functions.get(method)
     if function is None:
-        yield _failure(logger, message, f"{server}.{method} is not a function of this server"), True
+        yield _failure(logger, message, f"{server}.{method} {NOT_A_FUNCTION}"), True
         return
     try:
         if many:

@@ -26,7 +26,7 @@ from pylm.lifecycle import StopSignal
 from pylm.log import component_logger
 from pylm.message import PalmMessage
 from pylm.parts import wire
-from pylm.parts.core import zmq_context
+from pylm.parts.core import has_input, zmq_context
 
 __all__ = ["Worker", "MuxWorker"]
 
@@ -183,11 +183,8 @@ class Worker:
             results.send(wire.with_id(wire.RESULTS, ident, wire.pack(out)))
 
     def _take(self, jobs_socket: zmq.Socket, queue: deque[tuple[int, bytes]]) -> None:
-        while True:
-            try:
-                frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(jobs_socket):
+            frames = jobs_socket.recv_multipart(zmq.NOBLOCK)
             frame = frames[-1]
             head = frame[:2]
             if head == wire.JOBS:

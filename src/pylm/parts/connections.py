@@ -1,7 +1,8 @@
 """Connections: parts that *connect* their outward socket to someone else's service (spec §4).
 
 ``SubConnection`` subscribes to an upstream publisher (the ``previous`` server's topic),
-``PullConnection`` and ``RepConnection`` take messages in, ``PushConnection`` sends them out.
+``PullConnection`` and ``RepConnection`` take messages in, ``PushConnection`` sends them out,
+``HttpConnection`` (in :mod:`pylm.parts.http_connection`) sends them to an HTTP worker.
 """
 
 from __future__ import annotations
@@ -10,16 +11,21 @@ import zmq
 
 from pylm.message import PalmMessage
 from pylm.parts.core import Outbound
+from pylm.parts.http_connection import HttpConnection
 from pylm.parts.sending import Backlog
 from pylm.parts.services import RepService, _Checked, own_name
+from pylm.parts.subscriptions import BATCH_READER
 
-__all__ = ["SubConnection", "PullConnection", "PushConnection", "RepConnection"]
+__all__ = [
+    "SubConnection", "PullConnection", "PushConnection", "RepConnection", "HttpConnection",
+]
 
 
 class SubConnection(_Checked):
     """Connects a SUB socket to ``listen_address`` and subscribes to the topic ``previous``.
 
-    Messages arrive as ``[topic, message]``; each goes to ``route``.
+    Messages arrive as ``[topic, message]`` (or, from our publishers, ``[topic, batch]``,
+    see :mod:`pylm.parts.wire`); each goes to ``route``.
     """
 
     def __init__(self, name: str, listen_address: str, previous: str = "", **kw: object):
@@ -30,6 +36,8 @@ class SubConnection(_Checked):
         self.server = self.server or own_name(self)
         self.socket = self.make_socket(context, zmq.SUB)
         self.socket.setsockopt(zmq.SUBSCRIBE, self.previous.encode())
+        # Tell our publishers that this subscriber reads batches (see subscriptions.py).
+        self.socket.setsockopt(zmq.SUBSCRIBE, BATCH_READER + self.previous.encode())
         self.connect(self.socket)
 
 

@@ -55,6 +55,14 @@ DEFAULT_HWM = 1000
 
 Handler = Callable[[], None]
 
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
+
+def has_input(sock: zmq.Socket) -> bool:
+    """True when a receive would not block. Much cheaper than a receive that raises Again."""
+    return bool(sock.getsockopt(_EVENTS) & _POLLIN)
+
 
 def default_hook(function: Callable) -> Callable:
     """Mark a hook's default implementation, so the router can skip calling it."""
@@ -192,12 +200,11 @@ class Inbound(Part):
         assert self.socket is not None
         router = self.router
         assert router is not None
+        sock = self.socket
         for _ in range(DRAIN_BATCH):
-            try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            if not has_input(sock):
                 return
-            self.receive(frames)
+            self.receive(sock.recv_multipart(zmq.NOBLOCK))
             if not router.accepts(self) or router.stopping:
                 return
 

@@ -16,7 +16,16 @@ from pylm.cache import CacheRequestError, answer
 from pylm.errors import MessageError, RoutingError
 from pylm.message import PalmMessage, current_step, decode, describe, error_reply
 from pylm.parts import wire
-from pylm.parts.core import Bypass, Handler, Inbound, Outbound, Part, default_hook, is_default
+from pylm.parts.core import (
+    Bypass,
+    Handler,
+    Inbound,
+    Outbound,
+    Part,
+    default_hook,
+    has_input,
+    is_default,
+)
 from pylm.parts.dispatch import WorkerPool
 from pylm.parts.sending import Backlog
 from pylm.parts.subscriptions import Subscriptions
@@ -239,6 +248,7 @@ class PubService(Outbound):
         self.server = self.server or own_name(self)
         self.socket = self.make_socket(context, zmq.XPUB)
         self.socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self.socket.setsockopt(zmq.XPUB_VERBOSER, 1)  # count subscribers (subscriptions.py)
         self.bind(self.socket)
         self.backlog = Backlog(self)
         self.backlog.socket = self.socket
@@ -281,8 +291,12 @@ class PubService(Outbound):
             topic, out = self.handle_stream(out)
             if out.batched and topic == out.client:
                 self._add_to_batch(topic.encode(), out.SerializeToString())
+                continue
+            key = topic.encode()
+            if self.subscriptions.batchable(key):
+                self._add_to_batch(key, out.SerializeToString())
             else:
-                self.publish(topic.encode(), out.SerializeToString())
+                self.publish(key, out.SerializeToString())
 
     def _add_to_batch(self, topic: bytes, data: bytes) -> None:
         batch = self._batches.get(topic)
@@ -301,6 +315,8 @@ class PubService(Outbound):
             self._publish_frames(batch_frames(topic, batch))
 
     def publish(self, topic: bytes, data: bytes) -> None:
+        if topic in self._batches:  # keep the order: what waits in a batch goes first
+            self._publish_frames(batch_frames(topic, self._batches.pop(topic)))
         self._publish_frames([topic, data])
 
     def _publish_frames(self, frames: list[bytes]) -> None:
@@ -317,11 +333,8 @@ class PubService(Outbound):
 
     def _on_subscription(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                frame = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            frame = self.socket.recv(zmq.NOBLOCK)
             for frames in self.subscriptions.update(frame):
                 self.backlog.send(frames)
 
@@ -413,11 +426,8 @@ class WorkerPushService(Outbound):
 
     def _on_worker(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            frames = self.socket.recv_multipart(zmq.NOBLOCK)
             if len(frames) == 2 and frames[1][:2] == wire.HELLO:
                 try:
                     credit = int(frames[1][2:])
@@ -560,11 +570,8 @@ class CacheService(Bypass):
 
     def _on_request(self) -> None:
         assert self.socket is not None
-        while True:
-            try:
-                data = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while has_input(self.socket):
+            data = self.socket.recv(zmq.NOBLOCK)
             name = self.server or own_name(self)
             try:
                 reply = answer(self.cache, data, name)

@@ -6,6 +6,10 @@ subscription arrived (the *slow-joiner* problem). Our publishers are XPUB socket
 tell us every subscription; a message for a topic nobody is subscribed to is *held* here
 until a matching subscription arrives, or until it has waited ``hold`` seconds (then it is
 dropped with a warning). Subscriptions are prefixes, as in ZeroMQ.
+
+The publisher runs in verbose mode (``XPUB_VERBOSER``): every subscriber's subscribe and
+unsubscribe arrives, so subscriptions are *counted*. That is what lets a publisher tell
+whether every subscriber of a topic reads batches (see :meth:`Subscriptions.batchable`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-__all__ = ["Subscriptions"]
+__all__ = ["Subscriptions", "BATCH_READER"]
+
+#: A subscriber that reads batch frames (``pylm.parts.wire.BATCH``) for topic ``T`` also
+#: subscribes to ``BATCH_READER + T``. No topic starts with it, so it never matches.
+BATCH_READER = b"\x00B"
 
 Frames = list[bytes]
 
@@ -30,8 +38,9 @@ class Subscriptions:
         self.hold = hold
         self.max_held = max_held
         self._clock = clock
-        self.topics: set[bytes] = set()
+        self.topics: Counter[bytes] = Counter()
         self._lengths: Counter[int] = Counter()
+        self._batchable: dict[bytes, bool] = {}
         self._held: dict[bytes, deque[tuple[float, Frames]]] = {}
         self.held_count = 0
 
@@ -41,17 +50,35 @@ class Subscriptions:
         if not frame or frame[0] not in (0, 1):
             return []
         topic = frame[1:]
+        self._batchable.clear()
         if frame[0] == 1:
             if topic not in self.topics:
-                self.topics.add(topic)
                 self._lengths[len(topic)] += 1
+            self.topics[topic] += 1
             return self._release(topic)
         if topic in self.topics:
-            self.topics.discard(topic)
-            self._lengths[len(topic)] -= 1
-            if not self._lengths[len(topic)]:
-                del self._lengths[len(topic)]
+            self.topics[topic] -= 1
+            if self.topics[topic] <= 0:
+                del self.topics[topic]
+                self._lengths[len(topic)] -= 1
+                if not self._lengths[len(topic)]:
+                    del self._lengths[len(topic)]
         return []
+
+    def batchable(self, topic: bytes) -> bool:
+        """True when every subscriber that receives ``topic`` reads batch frames.
+
+        That is: the only subscriptions matching ``topic`` are ``topic`` itself, and as
+        many subscribers announced ``BATCH_READER + topic``.
+        """
+        known = self._batchable.get(topic)
+        if known is None:
+            readers = self.topics.get(BATCH_READER + topic, 0)
+            known = readers > 0 and readers == self.topics.get(topic, 0) and not any(
+                length < len(topic) and topic[:length] in self.topics for length in self._lengths
+            )
+            self._batchable[topic] = known
+        return known
 
     def matches(self, topic: bytes) -> bool:
         if topic in self.topics:

@@ -16,8 +16,12 @@ message and receives ``[topic, message]``; that never changes. Our client pushes
 of them from that client with ``batched`` set, so a master can queue them for its workers
 without decoding each one (the workers check them); results for such a client
 are published as ``[topic, BATCH + pack(messages)]`` (or plainly when there is just one).
-Only messages published to the client itself are batched: a pipeline downstream always
-receives plain ``[topic, message]``.
+
+**Streams.** A message published down a pipeline goes as ``[topic, BATCH + pack(...)]``
+only when every subscriber of that topic reads batches: our ``SubConnection`` announces it
+by also subscribing to ``NUL B`` + topic (``subscriptions.BATCH_READER``), and the XPUB
+counts subscribers. A plain PALM subscriber (pylm 0.14) on the topic, or any subscription
+to a shorter prefix of it, makes the publisher send plain ``[topic, message]`` again.
 
 **Workers.** Worker DEALER (identity = worker id) <-> master ROUTER at
 ``worker_push_address`` (the ROUTER adds and strips the identity frame)::

@@ -93,7 +93,8 @@ class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self._spool: Spool | None = None
-        self._echo = Echo(sys.stdout.buffer if settings.echo else None)
+        stdout = getattr(sys.stdout, "buffer", None)  # None when started with stdout closed
+        self._echo = Echo(stdout if settings.echo else None)
         self._node = ""
         self._services: dict[str, str] = {}
         self._prefixes: dict[tuple[str, str], str] = {}
@@ -276,6 +277,9 @@ class Agent:
     # -- stopping ------------------------------------------------------------------------
 
     def _on_cluster_gone(self) -> None:
+        """The heartbeat or the shipper got a 404: the cluster was deleted."""
+        if not self._cluster_gone:
+            log.warning("the registry says the cluster no longer exists: stopping everything")
         self._cluster_gone = True
         self._stop.set()
 

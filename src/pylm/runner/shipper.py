@@ -80,7 +80,7 @@ class Shipper:
         """Ship until closed and drained (or until the cluster is gone)."""
         retry = self._settings.retry_initial
         away_since: float | None = None
-        last_warning = 0.0
+        last_warning = last_refusal = -_WARN_EVERY
         while not self._gone:
             kept = self._spool.pending_lines
             try:
@@ -107,7 +107,11 @@ class Shipper:
                 if exc.status == 413 and self._batch_lines > 1:
                     self._batch_lines = max(1, self._batch_lines // 2)
                     continue
-                log.error("registry refused log lines (%s); kept in the spool, retrying", exc)
+                now = time.monotonic()
+                if now - last_refusal >= _WARN_EVERY:
+                    last_refusal = now
+                    log.error("registry refused log lines (%s); they stay in the spool, "
+                              "retrying every %g s", exc, self._settings.retry_max)
                 await asyncio.sleep(self._settings.retry_max)
                 continue
             retry = self._settings.retry_initial
@@ -116,7 +120,7 @@ class Shipper:
                     "registry reachable again after %.1f s; delivering the %d lines kept",
                     time.monotonic() - away_since, kept,
                 )
-                away_since, last_warning = None, 0.0
+                away_since, last_warning = None, -_WARN_EVERY
             if sent:
                 continue
             if self._closing:

@@ -133,7 +133,7 @@ class Spool:
         self.max_bytes = max_bytes
         self._cache_cap = cache_bytes
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # lines may be private
             self._lock_fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise SpoolError(f"spool directory {directory}: cannot use it ({exc})") from None

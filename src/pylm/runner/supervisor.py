@@ -163,7 +163,7 @@ class Supervisor:
         self._grace = grace
         self._rand = rand
         self._stopping = asyncio.Event()
-        self._kill_now = False
+        self._kill = asyncio.Event()
 
     def snapshot(self) -> dict[str, object]:
         """The instance in the heartbeat's wire form."""
@@ -178,7 +178,8 @@ class Supervisor:
 
     def stop(self, kill_now: bool = False) -> None:
         """Ask ``run`` to stop the instance (SIGTERM, grace period, SIGKILL) and return."""
-        self._kill_now = self._kill_now or kill_now
+        if kill_now:
+            self._kill.set()
         self._stopping.set()
 
     async def run(self) -> InstanceState:
@@ -294,14 +295,19 @@ class Supervisor:
         return returncode
 
     async def _terminate(self, pid: int, protocol: _ComponentProtocol) -> None:
-        if not self._kill_now:
+        if not self._kill.is_set():
             _signal_group(pid, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(protocol.exited), self._grace)
+            kill = asyncio.ensure_future(self._kill.wait())  # a second signal ends the grace
+            try:
+                await asyncio.wait({protocol.exited, kill}, timeout=self._grace,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                kill.cancel()
             if protocol.exited.done():
                 return
-            log.warning("%s: still running %g s after SIGTERM; sending SIGKILL",
-                        self.spec.instance, self._grace)
+            if not self._kill.is_set():
+                log.warning("%s: still running %g s after SIGTERM; sending SIGKILL",
+                            self.spec.instance, self._grace)
         _signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(protocol.exited), self._grace)

@@ -101,7 +101,7 @@ class Registry:
         """Start (or start again, on the same port and database)."""
         process = Process(
             [sys.executable, "-m", "pylm.registry", "--db", self.db, "--host", "127.0.0.1",
-             "--port", str(self.port), "--heartbeat-interval", "0.5", "--lost-after", "10",
+             "--port", str(self.port), "--heartbeat-interval", "0.5", "--lost-after", "3",
              "--log-level", "warning"],
             self.directory, f"registry-{self._starts}")
         self._starts += 1

@@ -37,11 +37,10 @@ def test_crash_loop_is_restarted_with_growing_delays_and_shown(lab: Lab):
         and i["restarts"] >= 4 and i,
         what="the crash loop in the status")
     assert status["last_exit"] == 3
-    starts = _events(lab, cluster, "Crasher.0", "start")
-    assert len(starts) >= 5
-    outputs = [line for line in lab.registry.logs(cluster, instance="Crasher.0",
-                                                  stream="stdout")]
-    assert sum(line["text"] == "crasher starting" for line in outputs) >= 5
+    starts = wait_until(lambda: (found := _events(lab, cluster, "Crasher.0", "start"))
+                        and len(found) >= 5 and found, what="five start events in the logs")
+    wait_until(lambda: sum(line["text"] == "crasher starting" for line in lab.registry.logs(
+        cluster, instance="Crasher.0", stream="stdout")) >= 5, what="five starts' output")
     restarts = _events(lab, cluster, "Crasher.0", "restart")
     delays = [float(re.search(r"in ([0-9.]+) s", line["text"])[1]) for line in restarts]
     assert all(later > earlier for earlier, later in zip(delays, delays[1:], strict=False))
@@ -62,7 +61,8 @@ def test_missing_command_is_a_clear_error_and_others_still_run(lab: Lab):
     runner = lab.runner(cluster, "--name", "node-a", "--config", _node_file(lab, 2))
     wait_until(lambda: "printer up" in runner.out(), what="the printer's first line")
     wait_until(lambda: "[Printer.0:err] printer warning" in runner.out(), what="stderr echo")
-    assert "command not found: '/no/such/program'" in runner.err()
+    wait_until(lambda: "command not found: '/no/such/program'" in runner.err(),
+               what="the error on the runner's stderr")
     wait_until(lambda: lab.registry.instance(cluster, "Missing.0")["state"] == "failed",
                what="Missing.0 failed in the status")
     wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
@@ -173,3 +173,88 @@ def _node_file(lab: Lab, processors: int) -> str:
     path = lab.directory / f"node-{processors}.ini"
     path.write_text(f"[DEFAULT]\nIp = 127.0.0.1\nProcessors = {processors}\n")
     return str(path)
+
+
+def test_user_chosen_cluster_key_needs_the_users_key(lab: Lab):
+    config = f"[Printer]\nScript = {lab.script('printer.py', PRINTER)}\n"
+    lab.registry.call("POST", "/api/v1/clusters", {"config": config, "key": "my-own-key"})
+    refused = lab.runner("my-own-key", "--name", "node-a", name="refused")
+    assert refused.wait() == 2
+    assert "pylm-runner: the registry refused node 'node-a'" in refused.err()
+    accepted = lab.runner("my-own-key", "--name", "node-a", "--key", lab.registry.key,
+                          name="accepted")
+    wait_until(lambda: "printer up" in accepted.out(), what="the printer")
+
+
+def test_restarted_runner_ends_what_its_killed_predecessor_left(lab: Lab):
+    deaf = """
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf up", os.getpid(), flush=True)
+while True:
+    time.sleep(0.1)
+"""
+    cluster = lab.registry.create_cluster(f"[Deaf]\nScript = {lab.script('deaf.py', deaf)}\n")
+    spool = str(lab.directory / "shared.spool")
+    first = lab.runner(cluster, "--name", "node-a", "--spool", spool, name="first")
+    pid = int(wait_until(lambda: re.findall(r"deaf up (\d+)", first.out()), what="deaf")[0])
+    first.signal(signal.SIGKILL)
+    first.wait()
+    assert pid_alive(pid)  # it ignores the SIGTERM sent when its runner died
+    second = lab.runner(cluster, "--spool", spool, name="second")
+    wait_until(lambda: "deaf up" in second.out(), what="the new instance")
+    assert "Deaf.0: ended processes a previous runner left behind" in second.err()
+    assert not pid_alive(pid)
+
+
+def test_a_silent_runner_is_marked_lost_with_its_instances_then_live_again(lab: Lab):
+    cluster = lab.registry.create_cluster(
+        f"[Printer]\nScript = {lab.script('printer.py', PRINTER)}\n")
+    runner = lab.runner(cluster, "--name", "node-a")
+    wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
+               what="the printer running")
+    node = lab.registry.status(cluster)["nodes"][0]
+    assert node["name"] == "node-a" and node["state"] == "live" and node["last_heartbeat"]
+    runner.signal(signal.SIGSTOP)  # the runner falls silent (lost after 3 s)
+    try:
+        wait_until(lambda: lab.registry.status(cluster)["nodes"][0]["state"] == "lost",
+                   what="the node marked lost")
+        assert lab.registry.instance(cluster, "Printer.0")["state"] == "lost"
+    finally:
+        runner.signal(signal.SIGCONT)
+    wait_until(lambda: lab.registry.status(cluster)["nodes"][0]["state"] == "live",
+               what="the node live again")
+    wait_until(lambda: lab.registry.instance(cluster, "Printer.0")["state"] == "running",
+               what="the printer running again")
+
+
+def test_second_signal_kills_at_once(lab: Lab):
+    deaf = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf up", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+    cluster = lab.registry.create_cluster(f"[Deaf]\nScript = {lab.script('deaf.py', deaf)}\n")
+    runner = lab.runner(cluster, "--name", "node-a", "--grace", "600")
+    wait_until(lambda: "deaf up" in runner.out(), what="the deaf component")
+    pid = wait_until(lambda: lab.registry.instance(cluster, "Deaf.0")["pid"], what="its pid")
+    runner.signal(signal.SIGINT)
+    wait_until(lambda: "stopping 1 instances" in runner.err(), what="the stop to begin")
+    runner.signal(signal.SIGINT)  # a second Ctrl-C: no more grace
+    assert runner.wait() == 0
+    assert "killing every component now" in runner.err()
+    assert not pid_alive(pid)
+
+
+def test_registry_unreachable_at_start_is_a_clear_error(lab: Lab):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens there once closed
+    argv_registry = f"http://127.0.0.1:{closed}"
+    runner = lab.runner("K", "--join-timeout", "1", "--registry", argv_registry, name="lonely")
+    assert runner.wait() == 2
+    assert f"registry {argv_registry} unreachable for 1 s" in runner.err()

@@ -153,3 +153,8 @@ def test_newlines_inside_a_text_end_lines(tmp_path: Path):
         assert _texts(spool.next_batch(10, 1 << 20)) == ["a", "b", "c"]
     finally:
         spool.close()
+
+
+def test_a_new_spool_directory_is_private(tmp_path: Path):
+    Spool(tmp_path / "spool").close()
+    assert (tmp_path / "spool").stat().st_mode & 0o077 == 0
