@@ -138,7 +138,7 @@ async def current_visitor(request: Request) -> Visitor:
 
 
 def render(request: Request, visitor: Visitor, template: str, code: int = 200,
-            **context: Any) -> HTMLResponse:
+           **context: Any) -> HTMLResponse:
     html = _env.get_template(template).render(
         user=visitor.user, csrf_field=CSRF_FIELD,
         csrf=book(request).csrf_token(visitor.session), **context)
@@ -160,7 +160,7 @@ def to_login(request: Request) -> Response:
 
 def not_found(request: Request, visitor: Visitor) -> HTMLResponse:
     return render(request, visitor, "error.html", 404, title="Not found",
-                   message="There is no such page, or it is not yours.")
+                  message="There is no such page, or it is not yours.")
 
 
 def safe_next(target: str | None) -> str:
@@ -181,8 +181,8 @@ async def posted_form(request: Request, visitor: Visitor) -> FormData | None:
 
 def csrf_refused(request: Request, visitor: Visitor) -> HTMLResponse:
     return render(request, visitor, "error.html", 403, title="Form refused",
-                   message="This form is missing its security token or it has expired. "
-                           "Reload the page and try again.")
+                  message="This form is missing its security token or it has expired. "
+                          "Reload the page and try again.")
 
 
 def text_field(form: FormData, name: str, limit: int = MAX_FIELD) -> str:

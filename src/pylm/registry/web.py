@@ -94,7 +94,7 @@ async def login_page(request: Request) -> Response:
     if visitor.user is not None:
         return redirect(safe_next(request.query_params.get("next")))
     return render(request, visitor, "login.html", next=request.query_params.get("next", ""),
-                   error=None, name="")
+                  error=None, name="")
 
 
 async def login(request: Request) -> Response:
@@ -109,12 +109,12 @@ async def login(request: Request) -> Response:
     wait = throttle.wait(name, address)
     if wait > 0:
         return render(request, visitor, "login.html", 429, next=target, name=name,
-                       error=f"Too many failed attempts. Try again in {int(wait) + 1} s.")
+                      error=f"Too many failed attempts. Try again in {int(wait) + 1} s.")
     user = await run_in_threadpool(store_of(request).check_password, name, password)
     if user is None:
         throttle.failed(name, address)
         return render(request, visitor, "login.html", 401, next=target, name=name,
-                       error="Wrong user name or password.")
+                      error="Wrong user name or password.")
     throttle.succeeded(name, address)
     sessions = book(request)
     sessions.revoke(visitor.session)
@@ -154,7 +154,7 @@ async def new_cluster_page(request: Request) -> Response:
     if visitor.user is None:
         return to_login(request)
     return render(request, visitor, "cluster_new.html", alias="", key="", config="",
-                   error=None)
+                  error=None)
 
 
 async def create_cluster(request: Request) -> Response:
@@ -198,7 +198,7 @@ async def create_cluster(request: Request) -> Response:
         else:
             return redirect(cluster_url(cluster.key) + "?created=1")
     return render(request, visitor, "cluster_new.html", 400, alias=alias, key=key,
-                   config=config, error=error)
+                  config=config, error=error)
 
 
 async def cluster_page(request: Request) -> Response:
@@ -211,8 +211,8 @@ async def cluster_page(request: Request) -> Response:
     status = await _status(request, cluster)
     placed, needed = _readiness(status)
     return render(request, visitor, "cluster.html", cluster=cluster, status=status,
-                   placed=placed, needed=needed, command=runner_command(request, cluster),
-                   created=request.query_params.get("created") == "1")
+                  placed=placed, needed=needed, command=runner_command(request, cluster),
+                  created=request.query_params.get("created") == "1")
 
 
 ACTIONS = {
@@ -235,7 +235,7 @@ async def cluster_action(request: Request) -> Response:
     if request.method == "GET":
         label, consequence = ACTIONS[action]
         return render(request, visitor, "confirm.html", cluster=cluster, action=action,
-                       label=label, consequence=consequence)
+                      label=label, consequence=consequence)
     if await posted_form(request, visitor) is None:
         return csrf_refused(request, visitor)
     store = store_of(request)
@@ -283,13 +283,13 @@ async def logs_page(request: Request) -> Response:
             store.secret, replace(query, descending=False), rows[-1]["id"])})
     nodes = await run_in_threadpool(store.node_rows, cluster.id)
     return render(request, visitor, "logs.html", 400 if error else 200, cluster=cluster,
-                   lines=rows, filters={name: filters.get(name, "") for name in LOG_FILTERS},
-                   filtered=bool(filters), error=error, older=older, newer=newer,
-                   live=not paged and error is None, streams=STREAMS,
-                   services=[s.name for s in cluster.config.services],
-                   nodes=[n["name"] for n in nodes],
-                   last_id=rows[-1]["id"] if rows else 0,
-                   follow_query=urlencode(filters))
+                  lines=rows, filters={name: filters.get(name, "") for name in LOG_FILTERS},
+                  filtered=bool(filters), error=error, older=older, newer=newer,
+                  live=not paged and error is None, streams=STREAMS,
+                  services=[s.name for s in cluster.config.services],
+                  nodes=[n["name"] for n in nodes],
+                  last_id=rows[-1]["id"] if rows else 0,
+                  follow_query=urlencode(filters))
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ async def admin_users(request: Request) -> Response:
                 error = str(exc).capitalize() + "."
     everyone = await run_in_threadpool(store.list_users)
     return render(request, visitor, "admin_users.html", 400 if error else 200,
-                   users=everyone, notice=notice, error=error)
+                  users=everyone, notice=notice, error=error)
 
 
 async def admin_user_action(request: Request) -> Response:
@@ -364,7 +364,7 @@ async def admin_user_action(request: Request) -> Response:
         return redirect("/admin/users")
     everyone = await run_in_threadpool(store.list_users)
     return render(request, visitor, "admin_users.html", users=everyone, notice=notice,
-                   error=None)
+                  error=None)
 
 
 def install(app: Any, store: Store) -> None:
