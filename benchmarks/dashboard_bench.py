@@ -20,6 +20,7 @@ With ``--browser`` it also loads the page in Debian's Chromium and reports the t
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -231,7 +232,9 @@ def run(db: str, args: argparse.Namespace) -> None:
     key = fill(db, args.lines, analyze=not args.no_analyze)
     proc, url = start_registry(db)
     try:
-        print(f"logs page with {args.lines} lines stored ({db.split(':')[0]}):")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"logs page with {args.lines} lines stored ({db.split(':')[0]}; load average "
+              f"{load} on {os.cpu_count()} cores):")
         bench(url, key, args.pages, args.lines)
         if args.browser:
             bench_browser(url, key)
