@@ -3,7 +3,8 @@
 Layers, outermost first: Starlette's error middleware (a generic 500, logged server-side,
 never a trace), the access middleware (counts requests per route for ``/metrics`` and logs
 them without query strings, so no key reaches the log), the body limit (413), then routes:
-``/cluster`` and ``/logs`` (legacy, :mod:`.legacy`), ``/api/v1`` (:mod:`.api`), ``/metrics``.
+``/cluster`` and ``/logs`` (legacy, :mod:`.legacy`), ``/api/v1`` (:mod:`.api`), ``/metrics``,
+and the web interface (:mod:`.web`: pages, ``/static``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pylm.registry import api, legacy
+from pylm.registry import api, legacy, web
 from pylm.registry.errors import BodyTooLarge, HttpError
 from pylm.registry.metrics import Metrics
 from pylm.registry.store import Store
@@ -168,6 +169,7 @@ def create_app(store: Store | str, settings: AppSettings | None = None,
         *legacy.routes(),
         *api.routes(),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *web.routes(),
     ]
 
     @asynccontextmanager
@@ -189,4 +191,5 @@ def create_app(store: Store | str, settings: AppSettings | None = None,
     app.state.store = the_store
     app.state.settings = settings
     app.state.metrics = metrics
+    web.install(app, the_store)
     return app
