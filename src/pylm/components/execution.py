@@ -14,8 +14,11 @@ from collections.abc import Iterator
 
 from pylm.errors import RoutingError
 from pylm.message import PalmMessage, current_step, describe, error_reply
+from pylm.parts.core import Outbound
 
-__all__ = ["user_functions", "execute", "Outcome", "NOT_A_FUNCTION"]
+__all__ = [
+    "user_functions", "execute", "call_in_place", "StepExecution", "Outcome", "NOT_A_FUNCTION",
+]
 
 #: The end of the error reason given for a call to a function the server does not have
 #: (the HTTP gateway answers such calls with 404).
@@ -94,6 +97,41 @@ def execute(
     yield result, False
 
 
+def call_in_place(
+    functions: dict[str, object], server: str, message: PalmMessage, logger: logging.Logger
+) -> PalmMessage | None:
+    """Run the step ``message`` is at, putting the result into ``message`` itself.
+
+    The hot path of every step that yields one result (servers, workers, pipelines): no
+    copy, no generator. Returns the message to send on, an error reply when the step failed,
+    or None when the function returned None. Everything unusual (an earlier failure, a bad
+    step, another server's name, an unknown function) goes through :func:`execute`.
+    """
+    function = None
+    method = ""
+    if not message.error:
+        steps = message.function.split(" ")
+        if 0 <= message.stage < len(steps):
+            target, _, method = steps[message.stage].partition(".")
+            if target == server or (not server and target):
+                function = functions.get(method)
+    if function is None:
+        for result, _failed in execute(functions, server, message, logger):
+            return result
+        return None
+    try:
+        payload = function(message.payload)  # type: ignore[operator]
+        if payload is not None and not isinstance(payload, bytes | bytearray | memoryview):
+            raise TypeError(f"{method} returned {type(payload).__name__}, not bytes")
+    except Exception as exc:
+        logger.exception("User function %s gave an error", method)
+        return error_reply(message, f"{method} raised {type(exc).__name__}: {exc}")
+    if payload is None:
+        return None
+    message.payload = bytes(payload)
+    return message
+
+
 def _with_payload(message: PalmMessage, payload: object, method: str) -> PalmMessage:
     if not isinstance(payload, bytes | bytearray | memoryview):
         raise TypeError(f"{method} returned {type(payload).__name__}, not bytes")
@@ -101,3 +139,24 @@ def _with_payload(message: PalmMessage, payload: object, method: str) -> PalmMes
     result.CopyFrom(message)
     result.payload = bytes(payload)
     return result
+
+
+class StepExecution(Outbound):
+    """Runs the step a message is at, in place, and passes the result on to ``route``.
+
+    The common case (this server's step, a function that returns bytes) is handled here
+    without copying the message; everything else (errors, other servers' steps, unknown
+    functions) goes through :func:`~pylm.components.execution.execute`, which reports it.
+    """
+
+    def __init__(self, name: str, listen_address: str, *, functions: dict[str, object],
+                 server: str, **kw: object) -> None:
+        super().__init__(name, listen_address, **kw)  # type: ignore[arg-type]
+        self.functions = functions
+        self.server = server
+
+    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
+        result = call_in_place(self.functions, self.server, message, self.logger)
+        if result is not None:
+            self.pass_on(result)
+        self.count()

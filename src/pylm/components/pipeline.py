@@ -18,11 +18,11 @@ from collections.abc import Sequence
 
 import zmq
 
-from pylm.components.execution import execute, user_functions
+from pylm.components.execution import StepExecution, user_functions
 from pylm.errors import ConfigurationError
-from pylm.message import PalmMessage, error_reply
+from pylm.message import PalmMessage
 from pylm.parts.connections import SubConnection
-from pylm.parts.core import Outbound, default_hook
+from pylm.parts.core import default_hook
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import CacheService, PubService
 
@@ -36,50 +36,6 @@ class StepSubscription(SubConnection):
     def open(self, context: zmq.Context) -> None:
         super().open(context)
         self.server = ""
-
-
-class StepExecution(Outbound):
-    """Runs the step a message is at, in place, and passes the result on to ``route``.
-
-    The common case (this server's step, a function that returns bytes) is handled here
-    without copying the message; everything else (errors, other servers' steps, unknown
-    functions) goes through :func:`~pylm.components.execution.execute`, which reports it.
-    """
-
-    def __init__(self, name: str, listen_address: str, *, functions: dict[str, object],
-                 server: str, **kw: object) -> None:
-        super().__init__(name, listen_address, **kw)  # type: ignore[arg-type]
-        self.functions = functions
-        self.server = server
-
-    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
-        function = None
-        if not message.error:
-            steps = message.function.split(" ")
-            stage = message.stage
-            if 0 <= stage < len(steps):
-                server, _, method = steps[stage].partition(".")
-                if server == self.server:
-                    function = self.functions.get(method)
-        if function is None:
-            for result, _failed in execute(self.functions, self.server, message, self.logger):
-                if result is not None:
-                    self.pass_on(result)
-            self.count()
-            return
-        try:
-            payload = function(message.payload)  # type: ignore[operator]
-            if payload is not None and not isinstance(payload, bytes | bytearray | memoryview):
-                raise TypeError(f"{method} returned {type(payload).__name__}, not bytes")
-        except Exception as exc:
-            self.logger.exception("User function %s gave an error", method)
-            self.pass_on(error_reply(message, f"{method} raised {type(exc).__name__}: {exc}"))
-            self.count()
-            return
-        if payload is not None:
-            message.payload = bytes(payload)
-            self.pass_on(message)
-        self.count()
 
 
 class StreamStep(ServerTemplate):

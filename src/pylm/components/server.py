@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 
-from pylm.components.execution import execute, user_functions
+from pylm.components.execution import StepExecution, user_functions
 from pylm.message import PalmMessage
-from pylm.parts.core import Outbound, default_hook
+from pylm.parts.core import default_hook
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import CacheService, PubService, PullService
 
-__all__ = ["Server", "Execution"]
-
-
-class Execution(Outbound):
-    """An internal outbound part that runs the server's function and passes the result on."""
-
-    def __init__(self, name: str, listen_address: str, *, run: Callable[..., object], **kw: object):
-        super().__init__(name, listen_address, **kw)  # type: ignore[arg-type]
-        self.run = run
-
-    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
-        for result, _failed in self.run(message):  # type: ignore[attr-defined]
-            if result is not None:
-                self.pass_on(result)
-        self.count()
+__all__ = ["Server"]
 
 
 class Server(ServerTemplate):
@@ -53,9 +38,10 @@ class Server(ServerTemplate):
         self.pipelined = pipelined
         self.messages = messages
         self.register_inbound(PullService, "Pull", pull_address, route="Execution")
+        self._functions = user_functions(self, Server)
         self.register_outbound(
-            Execution, "Execution", "inproc://execution", route="Pub",
-            run=self._run, messages=messages,
+            StepExecution, "Execution", "", route="Pub",
+            functions=self._functions, server=name, messages=messages,
         )
         self.register_outbound(PubService, "Pub", pub_address, pipelined=pipelined, server=name)
         self.register_bypass(CacheService, "Cache", db_address)
@@ -63,10 +49,6 @@ class Server(ServerTemplate):
             name=name, db_address=db_address, pull_address=pull_address, pub_address=pub_address
         )
         self.outbound_components["Pub"].handle_stream = self.handle_stream  # type: ignore[attr-defined]
-        self._functions = user_functions(self, Server)
-
-    def _run(self, message: PalmMessage):  # noqa: ANN202 - a generator of Outcome
-        return execute(self._functions, self.name, message, self.logger)
 
     @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:

@@ -20,7 +20,7 @@ from collections import deque
 
 import zmq
 
-from pylm.components.execution import execute, user_functions
+from pylm.components.execution import call_in_place, execute, user_functions
 from pylm.discovery import CacheConnection
 from pylm.lifecycle import StopSignal
 from pylm.log import component_logger
@@ -213,9 +213,16 @@ class Worker:
             self.logger.error("Dropped a message that could not be decoded")
             out.append(header(seq, wire.DONE, 0))
             return
+        if not self.many:
+            result = call_in_place(self._functions, self.master, message, self.logger)
+            if result is None:
+                out.append(header(seq, wire.DONE, 0))
+            else:
+                out.append(header(seq, wire.FINAL, 0) + result.SerializeToString())
+            return
         index = 0
         last: PalmMessage | None = None
-        results = execute(self._functions, self.master, message, self.logger, many=self.many)
+        results = execute(self._functions, self.master, message, self.logger, many=True)
         for result, _failed in results:
             if result is None:
                 continue
