@@ -336,7 +336,7 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-legacy", action="store_true")
     parser.add_argument("--query-lines", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3, help="legacy ingest rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="legacy ingest rounds")
     args = parser.parse_args()
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"python {sys.version.split()[0]}")

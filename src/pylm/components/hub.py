@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import MutableMapping
 
-from pylm.components.master import BaseMaster
+from pylm.components.master import MasterTemplate
 from pylm.parts.connections import SubConnection
-from pylm.parts.servers import ServerTemplate
-from pylm.parts.services import CacheService, PubService, WorkerPullService, WorkerPushService
 
 __all__ = ["Hub"]
 
 
-class Hub(ServerTemplate, BaseMaster):
+class Hub(MasterTemplate):
     """Sub connection -> WorkerPush; WorkerPull -> Pub; plus a Cache service.
 
     Subscribes to the topic ``previous`` on the publisher at ``sub_address`` and spreads
@@ -47,24 +45,8 @@ class Hub(ServerTemplate, BaseMaster):
         self.register_inbound(
             SubConnection, "Sub", sub_address, route="WorkerPush", previous=previous, server=name
         )
-        self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address, route="Pub")
-        self.register_outbound(
-            WorkerPushService, "WorkerPush", worker_push_address,
+        self.wire_workers(
+            "Sub", pub_address, worker_pull_address, worker_push_address, db_address,
             heartbeat=heartbeat, liveness=liveness, max_deaths=max_deaths,
         )
-        self.register_outbound(
-            PubService, "Pub", pub_address, log="to_sink", pipelined=pipelined, server=name
-        )
-        self.register_bypass(CacheService, "Cache", db_address, server=name)
-        self.preset_cache(
-            name=name,
-            db_address=db_address,
-            sub_address=sub_address,
-            pub_address=pub_address,
-            worker_pull_address=worker_pull_address,
-            worker_push_address=worker_push_address,
-        )
-        self.inbound_components["Sub"].scatter = self.scatter  # type: ignore[method-assign]
-        pub = self.outbound_components["Pub"]
-        pub.gather = self.gather  # type: ignore[attr-defined]
-        pub.handle_stream = self.handle_stream  # type: ignore[attr-defined]
+        self.preset_cache(sub_address=sub_address)

@@ -16,7 +16,7 @@ from pylm.parts.services import (
     WorkerPushService,
 )
 
-__all__ = ["BaseMaster", "Master"]
+__all__ = ["BaseMaster", "MasterTemplate", "Master"]
 
 
 class BaseMaster:
@@ -50,7 +50,47 @@ class BaseMaster:
         return message.client, message
 
 
-class Master(ServerTemplate, BaseMaster):
+class MasterTemplate(ServerTemplate, BaseMaster):
+    """What a Master and a Hub share: the worker side, the publisher, the cache, the hooks."""
+
+    def wire_workers(
+        self,
+        inbound: str,
+        pub_address: str,
+        worker_pull_address: str,
+        worker_push_address: str,
+        db_address: str,
+        *,
+        heartbeat: float,
+        liveness: int,
+        max_deaths: int,
+    ) -> None:
+        """Register WorkerPull -> Pub, WorkerPush, Pub and Cache after the inbound part
+        ``inbound`` (already registered, routed to WorkerPush), and plug in the hooks."""
+        self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address, route="Pub")
+        self.register_outbound(
+            WorkerPushService, "WorkerPush", worker_push_address,
+            heartbeat=heartbeat, liveness=liveness, max_deaths=max_deaths,
+        )
+        self.register_outbound(
+            PubService, "Pub", pub_address, log="to_sink", pipelined=self.pipelined,
+            server=self.name,
+        )
+        self.register_bypass(CacheService, "Cache", db_address, server=self.name)
+        self.preset_cache(
+            name=self.name,
+            db_address=db_address,
+            pub_address=pub_address,
+            worker_pull_address=worker_pull_address,
+            worker_push_address=worker_push_address,
+        )
+        self.inbound_components[inbound].scatter = self.scatter  # type: ignore[method-assign]
+        pub = self.outbound_components["Pub"]
+        pub.gather = self.gather  # type: ignore[attr-defined]
+        pub.handle_stream = self.handle_stream  # type: ignore[attr-defined]
+
+
+class Master(MasterTemplate):
     """Pull service -> WorkerPush; WorkerPull -> Pub; plus a Cache service.
 
     Workers connect to ``db_address`` and discover the rest. ``heartbeat`` is the interval
@@ -79,24 +119,8 @@ class Master(ServerTemplate, BaseMaster):
             self.cache = cache
         self.pipelined = pipelined
         self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush")
-        self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address, route="Pub")
-        self.register_outbound(
-            WorkerPushService, "WorkerPush", worker_push_address,
+        self.wire_workers(
+            "Pull", pub_address, worker_pull_address, worker_push_address, db_address,
             heartbeat=heartbeat, liveness=liveness, max_deaths=max_deaths,
         )
-        self.register_outbound(
-            PubService, "Pub", pub_address, log="to_sink", pipelined=pipelined, server=name
-        )
-        self.register_bypass(CacheService, "Cache", db_address)
-        self.preset_cache(
-            name=name,
-            db_address=db_address,
-            pull_address=pull_address,
-            pub_address=pub_address,
-            worker_pull_address=worker_pull_address,
-            worker_push_address=worker_push_address,
-        )
-        self.inbound_components["Pull"].scatter = self.scatter  # type: ignore[method-assign]
-        pub = self.outbound_components["Pub"]
-        pub.gather = self.gather  # type: ignore[attr-defined]
-        pub.handle_stream = self.handle_stream  # type: ignore[attr-defined]
+        self.preset_cache(pull_address=pull_address)

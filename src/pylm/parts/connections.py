@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import zmq
 
-from pylm.message import PalmMessage
-from pylm.parts.core import Outbound
 from pylm.parts.http_connection import HttpConnection
-from pylm.parts.sending import Backlog
-from pylm.parts.services import RepService, _Checked, own_name
+from pylm.parts.services import PushService, RepService, _Checked, own_name
 from pylm.parts.subscriptions import BATCH_READER
 
 __all__ = [
@@ -59,21 +56,8 @@ class RepConnection(RepService):
         self.connect(self.socket)
 
 
-class PushConnection(Outbound):
+class PushConnection(PushService):
     """Connects a PUSH socket to a PULL service and sends every message it gets."""
 
-    def open(self, context: zmq.Context) -> None:
-        self.socket = self.make_socket(context, zmq.PUSH)
-        self.connect(self.socket)
-        self.backlog = Backlog(self)
-        self.backlog.socket = self.socket
-
-    def accepting(self) -> bool:
-        return self.backlog.accepting()
-
-    def pending(self) -> bool:
-        return len(self.backlog) > 0
-
-    def send(self, message: PalmMessage, raw: bytes | None = None) -> None:
-        self.backlog.send([raw if raw is not None else message.SerializeToString()])
-        self.count()
+    connects = True
+    describes = ""

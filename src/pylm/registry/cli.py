@@ -16,13 +16,22 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from pylm.registry.store import Conflict, NotFound, Store, default_db_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from pylm.registry.store import (
+    Conflict,
+    NotFound,
+    Store,
+    UnsupportedDatabase,
+    default_db_url,
+)
 
 __all__ = ["main"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MAX_PASSWORD = 1024
+MAX_NAME = 100
 
 
 def _db_option(parser: argparse.ArgumentParser, inherited: bool = False) -> None:
@@ -86,6 +95,10 @@ def _read_password() -> str:
 
 def _user_command(args: argparse.Namespace, store: Store) -> int:
     if args.user_command == "add":
+        if not args.name.strip() or len(args.name) > MAX_NAME:
+            print(f"pylm-registry: the user name must have 1 to {MAX_NAME} characters",
+                  file=sys.stderr)
+            return 2
         password = _read_password()
         if not password or len(password) > MAX_PASSWORD:
             print("pylm-registry: the password must have 1 to 1024 characters", file=sys.stderr)
@@ -157,7 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = args.db or default_db_url()
-    store = Store(url, default_retention=getattr(args, "log_retention", None))
+    try:
+        store = Store(url, default_retention=getattr(args, "log_retention", None))
+    except (ArgumentError, NoSuchModuleError, OperationalError, OSError,
+            UnsupportedDatabase) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"pylm-registry: cannot open the database: {reason}", file=sys.stderr)
+        return 2
     try:
         if args.command == "user":
             return _user_command(args, store)

@@ -38,12 +38,14 @@ __all__ = [
     "Conflict",
     "NotFound",
     "Store",
+    "UnsupportedDatabase",
     "UserInfo",
     "default_db_url",
 ]
 
 HOME_ENV = "PYLM_REGISTRY_HOME"
 DB_FILE = "registry.db"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 SECRET_SETTING = "signing_secret"
 MIGRATION_LOCK_ID = 0x70796C6D  # "pylm": the advisory lock taken while migrating
 SQLITE_BUSY_MS = 60_000
@@ -60,6 +62,10 @@ nodes = Node.__table__
 states = InstanceState.__table__
 log_lines = LogLine.__table__
 settings = Setting.__table__
+
+
+class UnsupportedDatabase(ValueError):
+    """The URL names a database other than SQLite or PostgreSQL."""
 
 
 class NotFound(LookupError):
@@ -131,6 +137,9 @@ class Store:
     def __init__(self, url: str, *, default_retention: int | None = None):
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
+        if self.dialect not in SUPPORTED_BACKENDS:
+            raise UnsupportedDatabase(f"{self.dialect!r} is not supported: use "
+                                      "sqlite:///FILE, sqlite:// or postgresql+psycopg://...")
         self.default_retention = default_retention
         self._lock: threading.RLock | None = None
         self._engine = self._make_engine()

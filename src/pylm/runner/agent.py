@@ -277,6 +277,9 @@ class Agent:
     # -- stopping ------------------------------------------------------------------------
 
     def _on_cluster_gone(self) -> None:
+        """The heartbeat or the shipper got a 404: the cluster was deleted."""
+        if not self._cluster_gone:
+            log.warning("the registry says the cluster no longer exists: stopping everything")
         self._cluster_gone = True
         self._stop.set()
 

@@ -69,7 +69,6 @@ class Heartbeat:
         try:
             await self._client.heartbeat(self._node, self._snapshot())
         except ClusterGone:
-            log.warning("the registry says the cluster no longer exists: stopping everything")
             self._on_cluster_gone()
             return False
         except RegistryError as exc:

@@ -183,3 +183,19 @@ def test_server_log_has_no_keys(server):
     assert "/api/v1/clusters/{cluster}/status" in text
     assert key not in text and cluster not in text
     assert os.path.getsize(server.log_path) > 0
+
+
+@pytest.mark.parametrize(("db", "words"), [
+    ("nonsense", "cannot open the database"),
+    ("mysql://x/y", "not supported"),
+    ("sqlite:////proc/no-such-dir/registry.db", "cannot open the database"),
+])
+def test_bad_database_urls_get_a_short_error(db, words):
+    done = registry_cli("user", "list", "--db", db)
+    assert done.returncode == 2
+    assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_user_names_are_refused(sqlite_db):
+    done = registry_cli("user", "add", "x" * 101, "--db", sqlite_db, stdin="pw\n")
+    assert done.returncode == 2 and "1 to 100" in done.stderr

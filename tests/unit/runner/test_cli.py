@@ -63,3 +63,17 @@ def test_a_runner_started_with_stdout_closed_does_not_echo(monkeypatch):
     monkeypatch.setattr("sys.stdout", None)
     agent = Agent(_settings("--registry", "http://r", "--cluster", "K"))
     assert agent._echo._thread is None  # no echo thread, and no crash
+
+
+def test_cluster_gone_is_said_once_whoever_notices(caplog):
+    """Regression: the message came only from the heartbeat; a shipper 404 said nothing."""
+    import logging
+
+    from pylm.runner.agent import Agent
+
+    agent = Agent(_settings("--registry", "http://r", "--cluster", "K", "--quiet"))
+    with caplog.at_level(logging.WARNING, logger="pylm.runner"):
+        agent._on_cluster_gone()  # e.g. from the shipper
+        agent._on_cluster_gone()  # then from the heartbeat
+    assert caplog.text.count("no longer exists") == 1
+    assert agent._stop.is_set()
