@@ -15,7 +15,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from processes import Launched, ProcessGroup, RunFailed, free_tcp_address, port_of
+from processes import (
+    Launched,
+    ProcessGroup,
+    RunFailed,
+    Unavailable,
+    free_tcp_address,
+    port_of,
+)
 
 WORKLOADS_DIR = Path(__file__).resolve().parent / "workloads"
 sys.path.insert(0, str(WORKLOADS_DIR))
@@ -68,10 +75,13 @@ QUICK = Sizes(job=2_000, pipeline=2_000, eval_ours=500, eval_original=60,
 class Cluster:
     """Starts components of one side inside a process group and waits until they serve."""
 
-    def __init__(self, group: ProcessGroup, side: Side, sizes: Sizes) -> None:
+    def __init__(
+        self, group: ProcessGroup, side: Side, sizes: Sizes, original: Side | None = None
+    ) -> None:
         self.group = group
         self.side = side
         self.sizes = sizes
+        self.original = original  # pylm 0.14.4, for workloads that drive with its client
 
     def component(self, role: str, label: str, *args: str) -> Launched:
         launched = self.group.start(
@@ -86,12 +96,16 @@ class Cluster:
         if answer != name.encode():
             raise RunFailed(f"the cache at {db_address} says its name is {answer!r}")
 
-    def drive(self, label: str, args: list[str], timeout: float) -> dict:
+    def drive(
+        self, label: str, args: list[str], timeout: float, client: Side | None = None
+    ) -> dict:
+        """Run ``drive.py`` with the client of ``client`` (default: this side's own)."""
+        client = client or self.side
         launched = self.group.run(
             f"{self.side.key}-{label}",
-            [self.side.python, DRIVE, *args, "--side", self.side.key],
+            [client.python, DRIVE, *args, "--side", client.key],
             timeout,
-            self.side.env,
+            client.env,
         )
         return json.loads(launched.result_line())
 
@@ -158,6 +172,25 @@ def eval_on_server(cluster: Cluster) -> dict:
                       "--pub", pub)
     cluster.wait_cache(db, name)
     return _eval(cluster, name, db)
+
+
+def original_client_evals_on_server(cluster: Cluster) -> dict:
+    """pylm 0.14.4's Client (a fresh SUB socket per eval) against this side's Server."""
+    if cluster.original is None:
+        raise Unavailable("needs the pylm 0.14.4 interpreter for its client")
+    name = "bench"
+    db, pull, pub = (free_tcp_address() for _ in range(3))
+    cluster.component("server", "server", "--name", name, "--db", db, "--pull", pull,
+                      "--pub", pub)
+    cluster.wait_cache(db, name)
+    count, wait = cluster.sizes.eval_original, cluster.sizes.original_eval_timeout_s
+    result = cluster.drive("original-client-eval",
+                           ["eval", "--name", name, "--db", db, "--function", f"{name}.echo",
+                            "--count", str(count), "--warmup", "0",
+                            "--reply-timeout", str(wait)],
+                           timeout=60 + count * (wait + 0.05), client=cluster.original)
+    result["lost_pct"] = 100.0 * result["lost"] / result["sent"]
+    return result
 
 
 def eval_through_master(cluster: Cluster) -> dict:

@@ -65,6 +65,10 @@ WORKLOADS: tuple[Workload, ...] = (
              (Metric("p50_us", "p50", "us", Better.LOWER, target_max=600),
               Metric("p99_us", "p99", "us", Better.LOWER), LOST),
              frozenset({"core"})),
+    Workload("legacy-eval", "pylm 0.14.4 Client (new SUB per eval) on each Server",
+             (Metric("lost_pct", "lost replies", "%", Better.LOWER),
+              Metric("p50_us", "p50", "us", Better.LOWER)),
+             frozenset({"core"})),
     Workload("pipeline", "Server -> Pipeline -> Pipeline, 100 B echo",
              (Metric("rate", "messages/s", "/s", Better.HIGHER, target_gain=3),),
              frozenset({"core", "pipeline"})),
@@ -89,6 +93,7 @@ RUNNERS: dict[str, Callable[[Cluster], dict]] = {
     "job": clusters.job_through_master,
     "eval-server": clusters.eval_on_server,
     "eval-master": clusters.eval_through_master,
+    "legacy-eval": clusters.original_client_evals_on_server,
     "pipeline": clusters.pipeline_of_three,
     "gateway": clusters.http_gateway,
     "raw-reqrep": clusters.raw_req_rep,
@@ -112,6 +117,13 @@ def build_sides(choice: str) -> list[Side]:
         sides.append(Side(OURS, OURS_LABEL, sys.executable,
                           {**base, "PYTHONPATH": str(REPO / "src")}))
     return sides
+
+
+def original_client(features: dict[str, dict]) -> Side | None:
+    """pylm 0.14.4's side when its client works (some workloads drive both with it)."""
+    original = build_sides(ORIGINAL)[0]
+    found = features[ORIGINAL] if ORIGINAL in features else detect_features(original)
+    return None if found.get("core") else original
 
 
 def detect_features(side: Side) -> dict[str, str | None]:
@@ -146,10 +158,11 @@ def describe(values: dict) -> str:
     return "; ".join(parts)
 
 
-def measure(name: str, side: Side, sizes: Sizes, log_dir: Path) -> Outcome:
+def measure(name: str, side: Side, sizes: Sizes, log_dir: Path,
+            original: Side | None = None) -> Outcome:
     with ProcessGroup(log_dir) as group:
         try:
-            values = RUNNERS[name](Cluster(group, side, sizes))
+            values = RUNNERS[name](Cluster(group, side, sizes, original))
         except Unavailable as missing:
             return Outcome(Status.UNAVAILABLE, note=f"not available: {missing}")
         except RunFailed as failure:
@@ -178,7 +191,8 @@ def best(metric: Metric, outcomes: list[Outcome]) -> Outcome:
 
 
 def run_workload(workload: Workload, sides: list[Side], features: dict[str, dict],
-                 sizes: Sizes, log_dir: Path, repeat: int) -> WorkloadResult:
+                 sizes: Sizes, log_dir: Path, repeat: int,
+                 original: Side | None) -> WorkloadResult:
     """Run the sides alternately ``repeat`` times each; keep each side's best run."""
     runs: dict[str, list[Outcome]] = {side.key: [] for side in sides}
     for _ in range(repeat):
@@ -189,7 +203,7 @@ def run_workload(workload: Workload, sides: list[Side], features: dict[str, dict
                 outcome = Outcome(Status.UNAVAILABLE, note=f"not available: {missing[0]}")
             else:
                 progress(f"{workload.name}: {side.label} ...")
-                outcome = measure(workload.name, side, sizes, log_dir)
+                outcome = measure(workload.name, side, sizes, log_dir, original)
             progress(f"{workload.name}: {side.label}: {outcome.status.value} "
                      f"{json.dumps(outcome.values)[:300]}")
             runs[side.key].append(outcome)
@@ -263,13 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     sides = build_sides(args.side)
     log_dir = Path(tempfile.mkdtemp(prefix="palm-bench-"))
     features = {side.key: detect_features(side) for side in sides}
+    original = original_client(features)
     load_before = os.getloadavg()[0]
     results, baselines = [], []
     try:
         for workload in WORKLOADS:
             if workload.name in names:
                 results.append(run_workload(workload, sides, features, sizes, log_dir,
-                                            args.repeat))
+                                            args.repeat, original))
         for baseline in BASELINES:
             if baseline.name in names:
                 progress(f"{baseline.name} ...")
