@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
                 proc.wait(timeout=10)
         print("\nstopped the runner (and its components) and the registry")
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _environ() -> dict[str, str]:
