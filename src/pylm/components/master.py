@@ -7,6 +7,7 @@ from collections.abc import Iterator, MutableMapping
 
 from pylm.message import PalmMessage
 from pylm.parts.core import default_hook
+from pylm.parts.publisher import default_route
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import (
     CacheService,
@@ -44,10 +45,7 @@ class BaseMaster:
     @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
         """Choose the topic of an outgoing message: its client, or down the pipeline."""
-        if self.pipelined:
-            message.stage += 1
-            return self.name, message
-        return message.client, message
+        return default_route(message, self.name, self.pipelined)
 
 
 class MasterTemplate(ServerTemplate, BaseMaster):

@@ -23,6 +23,7 @@ from pylm.errors import ConfigurationError
 from pylm.message import PalmMessage
 from pylm.parts.connections import SubConnection
 from pylm.parts.core import default_hook
+from pylm.parts.publisher import default_route
 from pylm.parts.servers import ServerTemplate
 from pylm.parts.services import CacheService, PubService
 
@@ -88,10 +89,7 @@ class StreamStep(ServerTemplate):
     @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
         """Choose the topic of an outgoing message: its client, or down the pipeline."""
-        if self.pipelined:
-            message.stage += 1
-            return self.name, message
-        return message.client, message
+        return default_route(message, self.name, self.pipelined)
 
     def echo(self, payload: bytes) -> bytes:
         """Return the payload unchanged."""

@@ -19,10 +19,21 @@ from pylm.parts.core import Handler, Outbound, Part, default_hook, has_input, is
 from pylm.parts.sending import Backlog
 from pylm.parts.subscriptions import Subscriptions
 
-__all__ = ["PubService", "report_error", "own_name", "batch_frames", "BATCH_SIZE"]
+__all__ = [
+    "PubService", "report_error", "own_name", "batch_frames", "default_route", "BATCH_SIZE",
+]
 
 #: Most results published to one client in one frame.
 BATCH_SIZE = 256
+
+
+def default_route(message: PalmMessage, server: str, pipelined: bool) -> tuple[str, PalmMessage]:
+    """The default topic of an outgoing message: its client, or, for a server in a pipeline,
+    the server's own name with the stage moved one step on."""
+    if pipelined:
+        message.stage += 1
+        return server, message
+    return message.client, message
 
 
 def batch_frames(topic: bytes, batch: list[bytes]) -> list[bytes]:
@@ -83,10 +94,7 @@ class PubService(Outbound):
 
     @default_hook
     def handle_stream(self, message: PalmMessage) -> tuple[str, PalmMessage]:
-        if self.pipelined:
-            message.stage += 1
-            return self.server, message
-        return message.client, message
+        return default_route(message, self.server, self.pipelined)
 
     def open(self, context: zmq.Context) -> None:
         self.server = self.server or own_name(self)
