@@ -1,23 +1,9 @@
 import pytest
+from registry_samples import CLUSTER_INI
 
 from pylm.registry.config import ConfigError, Restart, parse_cluster, parse_node
 
-EXAMPLE = """
-[Valuation Master]
-Script = python3 valuation_master.py
---pull = _1
---pub = _2
---workerpull = _3
---workerpush = _4
---db = _5
-
-[Valuation Worker]
-Script = python3 valuation_worker.py
---db = _5
-Connected = Valuation Master
-Role = Worker
-Replicas = 62
-"""
+EXAMPLE = CLUSTER_INI.replace("Replicas = 2", "Replicas = 62")  # spec §1, word for word
 
 
 def test_example_parses_into_services_in_dependency_order():

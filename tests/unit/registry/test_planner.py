@@ -1,25 +1,11 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from registry_samples import CLUSTER_INI
 
 from pylm.registry.config import ClusterConfig, NodeSpec, parse_cluster
 from pylm.registry.planner import Placement, fresh_name, plan
 
-WORKED = """
-[Valuation Master]
-Script = python3 valuation_master.py
---pull = _1
---pub = _2
---workerpull = _3
---workerpush = _4
---db = _5
-
-[Valuation Worker]
-Script = python3 valuation_worker.py
---db = _5
-Connected = Valuation Master
-Role = Worker
-Replicas = 2
-"""
+WORKED = CLUSTER_INI  # the spec's example with Replicas = 2 for the worker
 
 
 def test_one_node_three_processors_runs_master_and_two_workers():
